@@ -1,0 +1,57 @@
+# Two commands on a fresh machine with Python 3.11+ and make:
+#   make run   — virtualenv, install, migrate, demo data, then web + worker + beat
+#   make test  — the test suite (SQLite unless DATABASE_URL says otherwise)
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+export HOST PORT
+
+.PHONY: run test lint typecheck migrations-check check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+run: export DEBUG ?= true
+run: $(STAMP)
+	mkdir -p var
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py load_demo_data --quiet-login
+	@echo
+	@echo "  ITSM is starting at http://$(HOST):$(PORT)/"
+	@echo "  Admin (back office): http://$(HOST):$(PORT)/admin/   API docs: http://$(HOST):$(PORT)/api/docs/"
+	@echo "  Demo login: admin / itsm-demo  (roles: maya = incident manager, agus = agent, rina = reporter)"
+	@echo "  Stop with Ctrl-C."
+	@echo
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho --procfile Procfile start
+
+test: export SECRET_KEY ?= insecure-test-only-key
+test: $(STAMP)
+	mkdir -p var
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: export DEBUG ?= true
+typecheck: $(STAMP)
+	$(BIN)/mypy .
+
+migrations-check: export DEBUG ?= true
+migrations-check: $(STAMP)
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+check: lint typecheck migrations-check test
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

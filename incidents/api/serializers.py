@@ -1,0 +1,252 @@
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from escalation.models import Team
+from incidents.choices import Category, EntryKind, Level, Priority, Source, Visibility
+from incidents.lifecycle import MAX_TEXT_LENGTH, allowed_transitions
+from incidents.models import Attachment, Incident, Service, TimelineEntry
+
+User = get_user_model()
+
+
+class StrictFieldsMixin:
+    """Refuse keys the serializer does not know, instead of dropping them silently.
+
+    A typo in an integration's payload should be an error it sees, not a
+    change that never happened.
+    """
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            writable = {name for name, field in self.fields.items() if not field.read_only}  # type: ignore[attr-defined]
+            unknown = sorted(set(data) - writable)
+            if unknown:
+                raise serializers.ValidationError({key: [self.unknown_field_message(key)] for key in unknown})
+        return super().to_internal_value(data)  # type: ignore[misc]
+
+    def unknown_field_message(self, key: str) -> str:
+        if key == "state":
+            return _("The state changes only through a transition: POST …/transitions/{name}/.")
+        if key in self.fields:  # type: ignore[attr-defined]
+            return _("This field is read-only.")
+        return _("Unknown field.")
+
+
+class IncidentRefField(serializers.Field):
+    """An incident named by its number, e.g. "INC-1042"."""
+
+    default_error_messages = {
+        "invalid": _("Give an incident number such as INC-1042."),
+        "missing": _("No incident {number}."),
+    }
+
+    def to_representation(self, value: Any) -> str:
+        return f"INC-{value.pk if isinstance(value, Incident) else value}"
+
+    def to_internal_value(self, data: Any) -> Incident:
+        pk = Incident.pk_from_number(data) if isinstance(data, str) else None
+        if pk is None:
+            self.fail("invalid")
+        incident = Incident.objects.filter(pk=pk).first()
+        if incident is None:
+            self.fail("missing", number=data)
+        return incident  # type: ignore[return-value]
+
+
+def _user_field(**kwargs: Any) -> serializers.SlugRelatedField:
+    return serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True), **kwargs)
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    """An incident as integrations and the UI read it."""
+
+    number = serializers.CharField(read_only=True)
+    services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    reporter = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    commander = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    duplicate_of = serializers.SerializerMethodField()
+    major_incident = serializers.SerializerMethodField()
+    sla = serializers.SerializerMethodField()
+    allowed_transitions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Incident
+        fields = [
+            "number",
+            "title",
+            "description",
+            "category",
+            "source",
+            "impact",
+            "urgency",
+            "priority",
+            "priority_overridden",
+            "priority_override_reason",
+            "state",
+            "services",
+            "started_at",
+            "detected_at",
+            "created_at",
+            "updated_at",
+            "acknowledged_at",
+            "mitigated_at",
+            "resolved_at",
+            "closed_at",
+            "cancelled_at",
+            "reporter",
+            "assignee",
+            "team",
+            "commander",
+            "affected_users",
+            "diagnostics",
+            "mitigation",
+            "root_cause",
+            "resolution",
+            "duplicate_of",
+            "major_incident",
+            "sla",
+            "allowed_transitions",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_duplicate_of(self, incident: Incident) -> str | None:
+        return f"INC-{incident.duplicate_of_id}" if incident.duplicate_of_id else None
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_major_incident(self, incident: Incident) -> str | None:
+        return f"INC-{incident.major_incident_id}" if incident.major_incident_id else None
+
+    @extend_schema_field(serializers.DictField())
+    def get_sla(self, incident: Incident) -> dict[str, Any]:
+        # The SLA clocks (acknowledge, resolve) arrive with the escalation app.
+        return {}
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_allowed_transitions(self, incident: Incident) -> list[str]:
+        request = self.context.get("request")
+        if request is None:
+            return []
+        return allowed_transitions(incident=incident, user=request.user)
+
+
+class IncidentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH)
+    category = serializers.ChoiceField(choices=Category.choices, default=Category.OTHER)
+    source = serializers.ChoiceField(choices=Source.choices, default=Source.API)
+    impact = serializers.ChoiceField(choices=Level.choices, default=Level.MEDIUM)
+    urgency = serializers.ChoiceField(choices=Level.choices, default=Level.MEDIUM)
+    services = serializers.SlugRelatedField(
+        slug_field="slug", many=True, queryset=Service.objects.filter(is_active=True), required=False
+    )
+    started_at = serializers.DateTimeField(required=False)
+    detected_at = serializers.DateTimeField(required=False)
+    affected_users = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2**31 - 1)
+    diagnostics = serializers.CharField(required=False, allow_blank=True, max_length=1_000_000)
+    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), required=False)
+    assignee = _user_field(required=False)
+    commander = _user_field(required=False)
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    priority_override_reason = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH)
+
+
+class IncidentUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
+    """The fields a PATCH may change. `state` is refused: transitions change it."""
+
+    title = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH)
+    category = serializers.ChoiceField(choices=Category.choices, required=False)
+    impact = serializers.ChoiceField(choices=Level.choices, required=False)
+    urgency = serializers.ChoiceField(choices=Level.choices, required=False)
+    services = serializers.SlugRelatedField(
+        slug_field="slug", many=True, queryset=Service.objects.filter(is_active=True), required=False
+    )
+    started_at = serializers.DateTimeField(required=False)
+    detected_at = serializers.DateTimeField(required=False)
+    affected_users = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2**31 - 1)
+    diagnostics = serializers.CharField(required=False, allow_blank=True, max_length=1_000_000)
+    priority = serializers.ChoiceField(choices=Priority.choices, required=False)
+    priority_override_reason = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH)
+    assignee = _user_field(required=False, allow_null=True)
+    commander = _user_field(required=False, allow_null=True)
+    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), required=False, allow_null=True)
+    duplicate_of = IncidentRefField(required=False)
+    major_incident = IncidentRefField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "priority" in attrs and not (attrs.get("priority_override_reason") or "").strip():
+            raise serializers.ValidationError({"priority_override_reason": [_("Say why the priority is set by hand.")]})
+        if "priority_override_reason" in attrs and "priority" not in attrs:
+            raise serializers.ValidationError({"priority": [_("Give the priority this reason is for.")]})
+        if not attrs:
+            raise serializers.ValidationError({"non_field_errors": [_("Nothing to change.")]})
+        return attrs
+
+
+class TransitionSerializer(StrictFieldsMixin, serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH)
+    root_cause = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH)
+    resolution = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH)
+
+
+class TimelineEntrySerializer(serializers.ModelSerializer):
+    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = TimelineEntry
+        fields = ["id", "kind", "visibility", "body", "actor", "data", "created_at"]
+        read_only_fields = fields
+
+
+class NoteSerializer(StrictFieldsMixin, serializers.Serializer):
+    body = serializers.CharField(max_length=MAX_TEXT_LENGTH)
+    visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
+    kind = serializers.ChoiceField(
+        choices=[(EntryKind.NOTE, EntryKind.NOTE.label), (EntryKind.STATUS_UPDATE, EntryKind.STATUS_UPDATE.label)],
+        default=EntryKind.NOTE,
+    )
+
+
+class AttachmentSerializer(serializers.ModelSerializer):
+    uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    file = serializers.FileField(write_only=True)
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Attachment
+        fields = ["id", "name", "size", "content_type", "uploaded_by", "created_at", "file", "url"]
+        read_only_fields = ["id", "name", "size", "content_type", "uploaded_by", "created_at", "url"]
+
+    def get_url(self, attachment: Attachment) -> str:
+        request = self.context.get("request")
+        url = attachment.file.url
+        return request.build_absolute_uri(url) if request else url
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    owner_team = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Team.objects.all(), required=False, allow_null=True
+    )
+
+    class Meta:
+        model = Service
+        fields = [
+            "slug",
+            "name",
+            "description",
+            "owner_team",
+            "criticality",
+            "customer_facing",
+            "is_active",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["created_at", "updated_at"]

@@ -1,0 +1,81 @@
+"""The product's vocabulary (DESIGN.md), as the values the API and database use."""
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class State(models.TextChoices):
+    NEW = "new", _("New")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    INVESTIGATING = "investigating", _("Investigating")
+    ON_HOLD = "on_hold", _("On hold")
+    MITIGATED = "mitigated", _("Mitigated")
+    RESOLVED = "resolved", _("Resolved")
+    CLOSED = "closed", _("Closed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+OPEN_STATES = (State.NEW, State.ACKNOWLEDGED, State.INVESTIGATING, State.ON_HOLD, State.MITIGATED)
+
+
+class Priority(models.TextChoices):
+    P1 = "P1", _("P1 · Critical")
+    P2 = "P2", _("P2 · High")
+    P3 = "P3", _("P3 · Medium")
+    P4 = "P4", _("P4 · Low")
+
+
+class Level(models.TextChoices):
+    """Impact and urgency share one scale."""
+
+    HIGH = "high", _("High")
+    MEDIUM = "medium", _("Medium")
+    LOW = "low", _("Low")
+
+
+class Category(models.TextChoices):
+    APPLICATION_ERROR = "application_error", _("Application error")
+    SERVER_DOWNTIME = "server_downtime", _("Server downtime")
+    API_DISRUPTION = "api_disruption", _("API disruption")
+    FEATURE_BROKEN = "feature_broken", _("Feature not working")
+    NETWORK = "network", _("Network problem")
+    THIRD_PARTY = "third_party", _("Third-party integration failure")
+    OTHER = "other", _("Other")
+
+
+class Source(models.TextChoices):
+    WEB = "web", _("Web")
+    API = "api", _("API")
+    MONITORING = "monitoring", _("Monitoring alert")
+    INTERNAL = "internal", _("Internal report")
+    EMAIL = "email", _("Email")
+
+
+class Visibility(models.TextChoices):
+    INTERNAL = "internal", _("Internal")
+    PUBLIC = "public", _("Public")
+
+
+class EntryKind(models.TextChoices):
+    NOTE = "note", _("Note")
+    STATUS_UPDATE = "status_update", _("Status update")
+    CREATED = "created", _("Reported")
+    TRANSITION = "transition", _("State change")
+    PRIORITY_CHANGE = "priority_change", _("Priority change")
+    ASSIGNMENT = "assignment", _("Assignment")
+    FIELD_CHANGE = "field_change", _("Details changed")
+    LINK = "link", _("Link")
+    ATTACHMENT = "attachment", _("Attachment")
+
+
+class Criticality(models.TextChoices):
+    CRITICAL = "critical", _("Critical")
+    HIGH = "high", _("High")
+    MEDIUM = "medium", _("Medium")
+    LOW = "low", _("Low")
+
+
+class PostMortemStatus(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    IN_REVIEW = "in_review", _("In review")
+    PUBLISHED = "published", _("Published")

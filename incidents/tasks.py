@@ -1,0 +1,38 @@
+import datetime as dt
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from incidents.choices import State
+from incidents.exceptions import IncidentConflict, TransitionNotAllowed
+from incidents.lifecycle import close_incident
+from incidents.models import Incident
+from incidents.system import system_user
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True, ignore_result=True, time_limit=300, soft_time_limit=240)
+def close_stale_resolved_incidents() -> int:
+    """Close incidents left resolved longer than AUTO_CLOSE_RESOLVED_AFTER_HOURS.
+
+    Acts as the system account. A P1/P2 without a published post-mortem stays
+    resolved (the `close` guard refuses it) until someone writes one.
+    """
+    hours = settings.AUTO_CLOSE_RESOLVED_AFTER_HOURS
+    if not hours:
+        return 0
+    cutoff = timezone.now() - dt.timedelta(hours=hours)
+    actor = system_user()
+    closed = 0
+    stale = Incident.objects.filter(state=State.RESOLVED, resolved_at__lte=cutoff).order_by("pk")
+    for incident in stale.iterator(chunk_size=200):
+        try:
+            close_incident(incident=incident, actor=actor, note="Closed automatically after the resolution period.")
+        except (TransitionNotAllowed, IncidentConflict) as refusal:
+            logger.info("not closing %s: %s", incident.number, refusal)
+            continue
+        closed += 1
+    return closed

@@ -1,0 +1,36 @@
+"""Writing the incident's timeline and stamping its history with who acted."""
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+from incidents.choices import EntryKind, Visibility
+from incidents.models import Incident, TimelineEntry
+
+Actor = AbstractBaseUser | AnonymousUser
+
+
+def record_entry(
+    *,
+    incident: Incident,
+    kind: EntryKind,
+    actor: Actor | None,
+    body: str = "",
+    visibility: Visibility = Visibility.INTERNAL,
+    data: dict[str, Any] | None = None,
+) -> TimelineEntry:
+    return TimelineEntry.objects.create(
+        incident=incident,
+        kind=kind,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        body=body,
+        visibility=visibility,
+        data=data or {},
+    )
+
+
+def save_audited(incident: Incident, *, actor: Actor | None, reason: str) -> None:
+    """Save the incident so that its history row names the actor and why."""
+    incident._history_user = actor if actor is not None and actor.is_authenticated else None  # type: ignore[attr-defined]
+    incident._change_reason = reason  # type: ignore[attr-defined]
+    incident.save()
