@@ -1,0 +1,105 @@
+"""Fixtures shared by the suite: users per role, incidents, API clients.
+
+The database is the real one the run is configured for: PostgreSQL in CI's
+first pass, the embedded SQLite file in the second.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import connection
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from escalation.models import Team
+from incidents.models import Incident, Service
+from incidents.roles import AGENT, INCIDENT_MANAGER, REPORTER
+from incidents.services import report_incident
+
+User = get_user_model()
+ROLES = (REPORTER, AGENT, INCIDENT_MANAGER)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL; CI runs it in its PostgreSQL pass")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    # The default hasher is slow on purpose; the suite makes many users.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., Any]:
+    counter = iter(range(1, 10_000))
+
+    def make(role: str | None = AGENT, *, username: str | None = None, superuser: bool = False) -> Any:
+        name = username or f"{role or 'user'}-{next(counter)}"
+        user = User.objects.create_user(username=name, password="a-long-test-password", is_superuser=superuser)
+        if role is not None:
+            user.groups.add(Group.objects.get(name=role))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def reporter(make_user: Callable[..., Any]) -> Any:
+    return make_user(REPORTER, username="rina")
+
+
+@pytest.fixture
+def agent(make_user: Callable[..., Any]) -> Any:
+    return make_user(AGENT, username="agus")
+
+
+@pytest.fixture
+def manager(make_user: Callable[..., Any]) -> Any:
+    return make_user(INCIDENT_MANAGER, username="maya")
+
+
+@pytest.fixture
+def admin_user(make_user: Callable[..., Any]) -> Any:
+    return make_user(None, username="root", superuser=True)
+
+
+@pytest.fixture
+def team(db: None) -> Team:
+    return Team.objects.create(name="Payments", slug="payments")
+
+
+@pytest.fixture
+def service(team: Team) -> Service:
+    return Service.objects.create(name="Checkout payments", slug="checkout-payments", owner_team=team)
+
+
+@pytest.fixture
+def make_incident(agent: Any) -> Callable[..., Incident]:
+    def make(*, reporter: Any = None, **fields: Any) -> Incident:
+        fields.setdefault("title", "Payments failing for all users")
+        return report_incident(reporter=reporter or agent, **fields)
+
+    return make
+
+
+@pytest.fixture
+def api() -> Callable[[Any], APIClient]:
+    """An API client that authenticates as `user` with a real token."""
+
+    def client_for(user: Any) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            token, _ = Token.objects.get_or_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return client_for
