@@ -68,8 +68,9 @@ def _run(*, incident: Incident, name: str, actor: Actor, note: str = "", **field
     """Run transition `name`.
 
     1. Refuse an actor without the transition's permission (PermissionDenied).
-    2. Lock the row; refuse a transition the current state does not allow, or
-       whose guard fails (TransitionNotAllowed, with the allowed list).
+    2. Lock the row; refuse if its state is no longer the one the actor saw
+       (IncidentConflict), or if the state does not allow the transition or
+       its guard fails (TransitionNotAllowed); both carry the allowed list.
     3. Refuse missing or oversized required fields (ValidationError).
     4. Move the state, stamp the timestamps, save with the actor in the history
        and write the timeline entry, all in one transaction.
@@ -85,8 +86,18 @@ def _run(*, incident: Incident, name: str, actor: Actor, note: str = "", **field
         raise ValidationError({"note": [_("Keep this under %(limit)d characters.") % {"limit": MAX_TEXT_LENGTH}]})
 
     with transaction.atomic():
+        seen = incident.state
         incident = lock_incident(incident)
         current = incident.state
+        if current != seen:
+            # The actor decided on a state that is gone: exactly one of two
+            # people acting at once wins, the other is told to look again.
+            raise IncidentConflict(
+                _("Someone else changed this incident first (it is now %(state)s); reload it and try again.")
+                % {"state": incident.get_state_display()},  # type: ignore[attr-defined]
+                state=current,
+                allowed=allowed_transitions(incident=incident, user=actor),
+            )
         fsm_transition = fsm_meta.get_transition(current)
         if fsm_transition is None:
             raise TransitionNotAllowed(
