@@ -94,7 +94,7 @@ def _run(*, incident: Incident, name: str, actor: Actor, note: str = "", **field
             # people acting at once wins, the other is told to look again.
             raise IncidentConflict(
                 _("Someone else changed this incident first (it is now %(state)s); reload it and try again.")
-                % {"state": incident.get_state_display()},  # type: ignore[attr-defined]
+                % {"state": incident.get_state_display()},
                 state=current,
                 allowed=allowed_transitions(incident=incident, user=actor),
             )
@@ -102,7 +102,7 @@ def _run(*, incident: Incident, name: str, actor: Actor, note: str = "", **field
         if fsm_transition is None:
             raise TransitionNotAllowed(
                 _("'%(transition)s' is not allowed while the incident is %(state)s.")
-                % {"state": incident.get_state_display(), "transition": name},  # type: ignore[attr-defined]
+                % {"state": incident.get_state_display(), "transition": name},
                 state=current,
                 allowed=allowed_transitions(incident=incident, user=actor),
             )

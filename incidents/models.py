@@ -269,7 +269,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         source=State.RESOLVED,
         target=State.CLOSED,
         permission=CLOSE_PERMISSION,
-        conditions=[_postmortem_published],
+        conditions=[_postmortem_published],  # type: ignore[list-item]
     )
     def close(self, **_: Any) -> None:
         self.closed_at = timezone.now()

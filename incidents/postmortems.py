@@ -4,6 +4,7 @@ For now a post-mortem is a summary that is drafted and then published; a P1
 or P2 incident closes only once it is published (the `close` guard).
 """
 
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
@@ -28,8 +29,8 @@ def write_postmortem(*, incident: Incident, actor: Actor, summary: str, publish:
         if publish and not was_published:
             postmortem.status = PostMortemStatus.PUBLISHED
             postmortem.published_at = timezone.now()
-            postmortem.published_by = actor if actor.is_authenticated else None  # type: ignore[assignment]
-        postmortem._history_user = actor if actor.is_authenticated else None  # type: ignore[attr-defined]
+            postmortem.published_by = actor if isinstance(actor, User) else None
+        postmortem._history_user = actor if isinstance(actor, User) else None  # type: ignore[attr-defined]
         postmortem.save()
         if publish and not was_published:
             record_entry(

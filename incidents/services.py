@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -18,8 +18,6 @@ from incidents.lifecycle import MAX_TEXT_LENGTH, cancel_incident, lock_incident
 from incidents.models import Attachment, Incident, Service
 from incidents.priority import priority_for
 from incidents.timeline import Actor, record_entry, save_audited
-
-User = get_user_model()
 
 # Clocks of reporters and monitoring drift; a start a little in the future is not an error.
 CLOCK_SKEW = dt.timedelta(minutes=5)
@@ -402,7 +400,7 @@ def add_attachment(*, incident: Incident, actor: Actor, file: UploadedFile) -> A
             name=name,
             size=file.size,
             content_type=(file.content_type or "")[:120],
-            uploaded_by=actor if actor.is_authenticated else None,
+            uploaded_by=actor if isinstance(actor, User) else None,
         )
         record_entry(
             incident=incident,

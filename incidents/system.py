@@ -1,19 +1,17 @@
 """The account that background work acts as, so the audit trail names it."""
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 
 from incidents.roles import INCIDENT_MANAGER
 
 
-def system_user() -> object:
+def system_user() -> User:
     """The system account, created on first use with the incident manager role.
 
     It cannot log in (no usable password) and holds the role's rights only.
     """
-    user_model = get_user_model()
-    user, created = user_model.objects.get_or_create(
+    user, created = User.objects.get_or_create(
         username=settings.SYSTEM_USERNAME, defaults={"first_name": "ITSM", "last_name": "automation"}
     )
     if created:

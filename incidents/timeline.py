@@ -2,12 +2,12 @@
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
 
 from incidents.choices import EntryKind, Visibility
 from incidents.models import Incident, TimelineEntry
 
-Actor = AbstractBaseUser | AnonymousUser
+Actor = User | AnonymousUser
 
 
 def record_entry(
@@ -22,7 +22,7 @@ def record_entry(
     return TimelineEntry.objects.create(
         incident=incident,
         kind=kind,
-        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor=actor if isinstance(actor, User) else None,
         body=body,
         visibility=visibility,
         data=data or {},
@@ -31,6 +31,6 @@ def record_entry(
 
 def save_audited(incident: Incident, *, actor: Actor | None, reason: str) -> None:
     """Save the incident so that its history row names the actor and why."""
-    incident._history_user = actor if actor is not None and actor.is_authenticated else None  # type: ignore[attr-defined]
+    incident._history_user = actor if isinstance(actor, User) else None  # type: ignore[attr-defined]
     incident._change_reason = reason  # type: ignore[attr-defined]
     incident.save()

@@ -18,7 +18,7 @@ def _prepare_filesystem_broker() -> None:
 
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
         for key in ("data_folder_in", "data_folder_out", "control_folder"):
-            Path(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key]).mkdir(parents=True, exist_ok=True)
+            Path(str(settings.CELERY_BROKER_TRANSPORT_OPTIONS[key])).mkdir(parents=True, exist_ok=True)
 
 
 app.on_after_configure.connect(lambda sender, **kwargs: _prepare_filesystem_broker(), weak=False)

@@ -17,7 +17,13 @@ def test_manager_manages_services_and_teams(manager: Any, agent: Any, api: Any) 
     assert team.status_code == 201, team.json()
     created = client.post(
         "/api/v1/services/",
-        {"name": "Identity", "slug": "identity", "owner_team": "platform", "criticality": "critical", "customer_facing": True},
+        {
+            "name": "Identity",
+            "slug": "identity",
+            "owner_team": "platform",
+            "criticality": "critical",
+            "customer_facing": True,
+        },
     )
     assert created.status_code == 201, created.json()
     assert client.patch("/api/v1/services/identity/", {"criticality": "high"}).json()["criticality"] == "high"

@@ -41,8 +41,20 @@ def celery_worker_queue(transactional_db: None) -> Iterator[str]:
     queue = f"test-{uuid.uuid4().hex[:12]}"
     env = {**os.environ, "DATABASE_URL": _database_url(), "SECRET_KEY": settings.SECRET_KEY}
     worker = subprocess.Popen(  # noqa: S603 — our own interpreter and module
-        [sys.executable, "-m", "celery", "-A", "itsm", "worker", "--pool=solo", "-Q", queue,
-         "--without-mingle", "--without-gossip", "--loglevel=WARNING"],  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "itsm",
+            "worker",
+            "--pool=solo",
+            "-Q",
+            queue,
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel=WARNING",
+        ],  # fmt: skip
         cwd=ROOT,
         env=env,
     )

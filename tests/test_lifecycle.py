@@ -55,7 +55,9 @@ def incident_in(make_incident: Any, manager: Any) -> Any:
         fields.setdefault("urgency", "medium")
         incident = make_incident(**fields)
         for name in PATH_TO[state]:
-            incident = lifecycle.transition_incident(incident=incident, name=name, actor=manager, **FIELDS.get(name, {}))
+            incident = lifecycle.transition_incident(
+                incident=incident, name=name, actor=manager, **FIELDS.get(name, {})
+            )
         assert incident.state == state
         return incident
 
@@ -68,7 +70,9 @@ def url(incident: Incident, name: str) -> str:
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("name", "source"), ALLOWED_PAIRS)
-def test_allowed_transition_moves_state_and_is_audited(incident_in: Any, manager: Any, api: Any, name: str, source: str) -> None:
+def test_allowed_transition_moves_state_and_is_audited(
+    incident_in: Any, manager: Any, api: Any, name: str, source: str
+) -> None:
     incident = incident_in(source)
     entries_before = incident.timeline.count()
 
@@ -80,7 +84,12 @@ def test_allowed_transition_moves_state_and_is_audited(incident_in: Any, manager
     assert incident.state == TABLE[name][1]
     entry = incident.timeline.order_by("-id").first()
     assert incident.timeline.count() == entries_before + 1
-    assert (entry.kind, entry.actor, entry.data["from"], entry.data["to"]) == ("transition", manager, source, TABLE[name][1])
+    assert (entry.kind, entry.actor, entry.data["from"], entry.data["to"]) == (
+        "transition",
+        manager,
+        source,
+        TABLE[name][1],
+    )
     latest = incident.history.first()
     assert (latest.history_user, latest.state) == (manager, TABLE[name][1])
 
@@ -194,14 +203,21 @@ def test_lifecycle_stamps_and_clears_timestamps(incident_in: Any, manager: Any) 
     assert incident.acknowledged_at is not None  # investigating from new acknowledges too
     incident = lifecycle.mitigate_incident(incident=incident, actor=manager, note="Failover")
     assert (incident.mitigated_at is not None, incident.mitigation) == (True, "Failover")
-    incident = lifecycle.resolve_incident(incident=incident, actor=manager, root_cause="Disk full", resolution="Cleaned")
+    incident = lifecycle.resolve_incident(
+        incident=incident, actor=manager, root_cause="Disk full", resolution="Cleaned"
+    )
     assert (incident.root_cause, incident.resolution) == ("Disk full", "Cleaned")
+    assert incident.resolved_at is not None
+    assert incident.mitigated_at is not None
+    assert incident.acknowledged_at is not None
     assert incident.resolved_at >= incident.mitigated_at >= incident.acknowledged_at
 
     incident = lifecycle.reopen_incident(incident=incident, actor=manager, reason="Recurred")
     assert (incident.state, incident.mitigated_at, incident.resolved_at) == ("investigating", None, None)
 
-    incident = lifecycle.resolve_incident(incident=incident, actor=manager, root_cause="Disk full", resolution="Bigger disk")
+    incident = lifecycle.resolve_incident(
+        incident=incident, actor=manager, root_cause="Disk full", resolution="Bigger disk"
+    )
     incident = lifecycle.close_incident(incident=incident, actor=manager)
     assert incident.closed_at is not None
 
@@ -224,7 +240,9 @@ def test_unknown_transition_is_404(incident_in: Any, manager: Any, api: Any) -> 
 @pytest.mark.django_db
 def test_history_model_records_every_transition_with_actor(incident_in: Any, agent: Any, manager: Any) -> None:
     incident = incident_in("closed")
-    history = get_history_model_for_model(Incident).objects.filter(id=incident.pk).order_by("history_date", "history_id")
+    history = (
+        get_history_model_for_model(Incident).objects.filter(id=incident.pk).order_by("history_date", "history_id")
+    )
     assert [(h.state, h.history_user) for h in history] == [
         ("new", agent),
         ("investigating", manager),

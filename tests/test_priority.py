@@ -95,7 +95,13 @@ def test_reporter_cannot_override_at_creation(reporter: Any, api: Any) -> None:
 def test_manager_override_at_creation_is_kept(manager: Any, api: Any) -> None:
     response = api(manager).post(
         "/api/v1/incidents/",
-        {"title": "Slow", "impact": "low", "urgency": "low", "priority": "P2", "priority_override_reason": "Launch day"},
+        {
+            "title": "Slow",
+            "impact": "low",
+            "urgency": "low",
+            "priority": "P2",
+            "priority_override_reason": "Launch day",
+        },
     )
     assert response.status_code == 201
     assert (response.json()["priority"], response.json()["priority_overridden"]) == ("P2", True)

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -13,7 +15,7 @@ from incidents.models import Attachment, Incident, Service, TimelineEntry
 User = get_user_model()
 
 
-class StrictFieldsMixin:
+class StrictSerializer(serializers.Serializer):
     """Refuse keys the serializer does not know, instead of dropping them silently.
 
     A typo in an integration's payload should be an error it sees, not a
@@ -22,16 +24,16 @@ class StrictFieldsMixin:
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, dict):
-            writable = {name for name, field in self.fields.items() if not field.read_only}  # type: ignore[attr-defined]
+            writable = {name for name, field in self.fields.items() if not field.read_only}
             unknown = sorted(set(data) - writable)
             if unknown:
                 raise serializers.ValidationError({key: [self.unknown_field_message(key)] for key in unknown})
-        return super().to_internal_value(data)  # type: ignore[misc]
+        return super().to_internal_value(data)
 
     def unknown_field_message(self, key: str) -> str:
         if key == "state":
             return _("The state changes only through a transition: POST …/transitions/{name}/.")
-        if key in self.fields:  # type: ignore[attr-defined]
+        if key in self.fields:
             return _("This field is read-only.")
         return _("Unknown field.")
 
@@ -54,7 +56,7 @@ class IncidentRefField(serializers.Field):
         incident = Incident.objects.filter(pk=pk).first()
         if incident is None:
             self.fail("missing", number=data)
-        return incident  # type: ignore[return-value]
+        return incident
 
 
 def _user_field(**kwargs: Any) -> serializers.SlugRelatedField:
@@ -65,11 +67,13 @@ class IncidentSerializer(serializers.ModelSerializer):
     """An incident as integrations and the UI read it."""
 
     number = serializers.CharField(read_only=True)
-    services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    reporter = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    assignee = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    commander = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    services: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="slug", many=True, read_only=True
+    )
+    reporter: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    assignee: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    commander: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    team: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     duplicate_of = serializers.SerializerMethodField()
     major_incident = serializers.SerializerMethodField()
     sla = serializers.SerializerMethodField()
@@ -136,28 +140,30 @@ class IncidentSerializer(serializers.ModelSerializer):
         return allowed_transitions(incident=incident, user=request.user)
 
 
-class IncidentCreateSerializer(StrictFieldsMixin, serializers.Serializer):
+class IncidentCreateSerializer(StrictSerializer):
     title = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH)
     category = serializers.ChoiceField(choices=Category.choices, default=Category.OTHER)
-    source = serializers.ChoiceField(choices=Source.choices, default=Source.API)
+    source = serializers.ChoiceField(choices=Source.choices, default=Source.API)  # type: ignore[assignment]
     impact = serializers.ChoiceField(choices=Level.choices, default=Level.MEDIUM)
     urgency = serializers.ChoiceField(choices=Level.choices, default=Level.MEDIUM)
-    services = serializers.SlugRelatedField(
+    services: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="slug", many=True, queryset=Service.objects.filter(is_active=True), required=False
     )
     started_at = serializers.DateTimeField(required=False)
     detected_at = serializers.DateTimeField(required=False)
     affected_users = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=2**31 - 1)
     diagnostics = serializers.CharField(required=False, allow_blank=True, max_length=1_000_000)
-    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), required=False)
+    team: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Team.objects.all(), required=False
+    )
     assignee = _user_field(required=False)
     commander = _user_field(required=False)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     priority_override_reason = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH)
 
 
-class IncidentUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
+class IncidentUpdateSerializer(StrictSerializer):
     """The fields a PATCH may change. `state` is refused: transitions change it."""
 
     title = serializers.CharField(max_length=200, required=False)
@@ -165,7 +171,7 @@ class IncidentUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
     category = serializers.ChoiceField(choices=Category.choices, required=False)
     impact = serializers.ChoiceField(choices=Level.choices, required=False)
     urgency = serializers.ChoiceField(choices=Level.choices, required=False)
-    services = serializers.SlugRelatedField(
+    services: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="slug", many=True, queryset=Service.objects.filter(is_active=True), required=False
     )
     started_at = serializers.DateTimeField(required=False)
@@ -176,7 +182,9 @@ class IncidentUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
     priority_override_reason = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH)
     assignee = _user_field(required=False, allow_null=True)
     commander = _user_field(required=False, allow_null=True)
-    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), required=False, allow_null=True)
+    team: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Team.objects.all(), required=False, allow_null=True
+    )
     duplicate_of = IncidentRefField(required=False)
     major_incident = IncidentRefField(required=False)
 
@@ -190,7 +198,7 @@ class IncidentUpdateSerializer(StrictFieldsMixin, serializers.Serializer):
         return attrs
 
 
-class TransitionSerializer(StrictFieldsMixin, serializers.Serializer):
+class TransitionSerializer(StrictSerializer):
     note = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH)
     reason = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH)
     root_cause = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH)
@@ -198,7 +206,7 @@ class TransitionSerializer(StrictFieldsMixin, serializers.Serializer):
 
 
 class TimelineEntrySerializer(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    actor: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = TimelineEntry
@@ -206,7 +214,7 @@ class TimelineEntrySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class NoteSerializer(StrictFieldsMixin, serializers.Serializer):
+class NoteSerializer(StrictSerializer):
     body = serializers.CharField(max_length=MAX_TEXT_LENGTH)
     visibility = serializers.ChoiceField(choices=Visibility.choices, required=False)
     kind = serializers.ChoiceField(
@@ -216,7 +224,7 @@ class NoteSerializer(StrictFieldsMixin, serializers.Serializer):
 
 
 class AttachmentSerializer(serializers.ModelSerializer):
-    uploaded_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    uploaded_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="username", read_only=True)
     file = serializers.FileField(write_only=True)
     url = serializers.SerializerMethodField()
 

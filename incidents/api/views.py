@@ -42,7 +42,7 @@ class ModelPermissionsWithView(DjangoModelPermissions):
 
 
 class TimelinePagination(CursorPagination):
-    ordering = ("created_at", "id")
+    ordering = ("created_at", "id")  # type: ignore[assignment]
 
 
 class NamePagination(CursorPagination):
@@ -170,11 +170,6 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             incident=incident, actor=request.user, file=serializer.validated_data["file"]
         )
         return Response(AttachmentSerializer(attachment, context=context).data, status=status.HTTP_201_CREATED)
-
-    def filter_queryset(self, queryset: QuerySet[Incident]) -> QuerySet[Incident]:
-        if self.action in ("timeline", "attachments", "notes", "transitions"):
-            return queryset
-        return super().filter_queryset(queryset)
 
 
 class ServiceViewSet(viewsets.ModelViewSet):
