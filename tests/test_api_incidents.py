@@ -316,11 +316,13 @@ def test_notes_and_timeline_visibility(make_incident: Any, agent: Any, reporter:
 
 
 @pytest.mark.django_db
-def test_attachment_upload_and_size_limit(make_incident: Any, agent: Any, api: Any, settings: Any) -> None:
+def test_attachment_upload_and_size_limit(
+    make_incident: Any, agent: Any, api: Any, settings: Any, tmp_path: Any
+) -> None:
     settings.ATTACHMENT_MAX_BYTES = 1024
     incident = make_incident()
     path = f"/api/v1/incidents/{incident.number}/attachments/"
-    settings.MEDIA_ROOT = settings.VAR_DIR / "test-media"
+    settings.MEDIA_ROOT = tmp_path
 
     ok = api(agent).post(path, {"file": SimpleUploadedFile("app.log", b"ERROR boom\n" * 10)}, format="multipart")
     assert ok.status_code == 201, ok.json()
@@ -331,6 +333,13 @@ def test_attachment_upload_and_size_limit(make_incident: Any, agent: Any, api: A
     assert "file" in too_big.json()
     assert Attachment.objects.count() == 1
     assert incident.timeline.filter(kind="attachment").count() == 1
+
+    download = api(agent).get(ok.json()["url"])
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == b"ERROR boom\n" * 10
+    assert download["Content-Disposition"].startswith("attachment")
+    assert api(None).get(ok.json()["url"]).status_code == 401
+    assert api(agent).get(path + "999999/").status_code == 404
 
     missing = api(agent).post(path, {}, format="multipart")
     assert missing.status_code == 400

@@ -234,9 +234,9 @@ class AttachmentSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "name", "size", "content_type", "uploaded_by", "created_at", "url"]
 
     def get_url(self, attachment: Attachment) -> str:
+        path = f"/api/v1/incidents/INC-{attachment.incident_id}/attachments/{attachment.pk}/"
         request = self.context.get("request")
-        url = attachment.file.url
-        return request.build_absolute_uri(url) if request else url
+        return request.build_absolute_uri(path) if request else path
 
 
 class ServiceSerializer(serializers.ModelSerializer):

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import Http404
+from django.http import FileResponse, Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -146,6 +146,16 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             data["visibility"] = Visibility.INTERNAL if staff else Visibility.PUBLIC
         entry = services.add_note(incident=incident, actor=request.user, **data)
         return Response(TimelineEntrySerializer(entry).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    @action(detail=True, methods=["get"], url_path=r"attachments/(?P<attachment_id>[0-9]+)", pagination_class=None)
+    def attachment_file(self, request: Request, number: str, attachment_id: str) -> FileResponse:
+        """Download an attachment; only people who may read the incident get it."""
+        attachment = self.get_object().attachments.filter(pk=int(attachment_id)).first()
+        if attachment is None:
+            raise Http404
+        # Always a download, never rendered inline: uploaded HTML must not run on our origin.
+        return FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.name)
 
     @extend_schema(methods=["get"], responses={200: AttachmentSerializer(many=True)})
     @extend_schema(

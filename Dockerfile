@@ -1,0 +1,22 @@
+# The production image: one image, three roles (web, worker, beat) chosen by the command.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    ITSM_VAR_DIR=/app/var
+
+WORKDIR /app
+RUN useradd --create-home --uid 10001 itsm
+
+COPY requirements.txt .
+RUN pip install -r requirements.txt
+
+COPY . .
+# collectstatic needs settings to load; the key is only for this build step.
+RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
+    && mkdir -p /app/var/media && chown -R itsm:itsm /app/var
+
+USER itsm
+EXPOSE 8000
+CMD ["gunicorn", "itsm.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
