@@ -5,6 +5,7 @@ through these functions, so the rules, the timeline and the audit trail are
 the same whichever way the change came in.
 """
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +32,7 @@ TRANSITION_FIELDS: dict[str, tuple[str, ...]] = {
     "cancel": ("reason",),
 }
 TRANSITIONS = tuple(TRANSITION_FIELDS)
+logger = logging.getLogger(__name__)
 MAX_TEXT_LENGTH = 20_000
 
 
@@ -135,6 +137,13 @@ def _run(*, incident: Incident, name: str, actor: Actor, note: str = "", **field
             visibility=Visibility.PUBLIC,
             data=data,
         )
+    logger.info(
+        "incident %s: %s → %s",
+        incident.number,
+        current,
+        incident.state,
+        extra={"incident": incident.number, "transition": name, "actor": actor.get_username()},
+    )
     return incident
 
 

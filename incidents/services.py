@@ -1,6 +1,7 @@
 """Use cases that change an incident other than by a lifecycle transition."""
 
 import datetime as dt
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,6 +20,7 @@ from incidents.models import Attachment, Incident, Service
 from incidents.priority import priority_for
 from incidents.timeline import Actor, record_entry, save_audited
 
+logger = logging.getLogger(__name__)
 # Clocks of reporters and monitoring drift; a start a little in the future is not an error.
 CLOCK_SKEW = dt.timedelta(minutes=5)
 # The fields `update_incident` may change, and how the timeline names them.
@@ -158,6 +160,12 @@ def report_incident(
             visibility=Visibility.PUBLIC,
             data={"priority": incident.priority, "source": incident.source},
         )
+    logger.info(
+        "incident %s reported (%s)",
+        incident.number,
+        incident.priority,
+        extra={"incident": incident.number, "priority": incident.priority, "source": incident.source},
+    )
     return incident
 
 

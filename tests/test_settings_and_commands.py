@@ -107,3 +107,37 @@ def test_demo_data_covers_every_state_and_is_idempotent() -> None:
 
     call_command("load_demo_data", stdout=StringIO())
     assert (Incident.objects.count(), Service.objects.count(), Team.objects.count()) == counts
+
+
+@pytest.mark.django_db
+def test_requests_carry_a_request_id_into_logs(agent: Any, api: Any, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("INFO", logger="incidents")
+    client = api(agent)
+
+    response = client.post("/api/v1/incidents/", {"title": "Down"}, HTTP_X_REQUEST_ID="req-0123456789")
+
+    assert response["X-Request-ID"] == "req-0123456789"
+    record = next(r for r in caplog.records if r.name == "incidents.services")
+    assert record.incident == response.json()["number"]  # type: ignore[attr-defined]
+    assert client.get("/api/v1/incidents/", HTTP_X_REQUEST_ID="bad id!")["X-Request-ID"] != "bad id!"
+
+
+def test_json_log_lines_carry_request_id_and_incident() -> None:
+    import json
+    import logging
+
+    from pythonjsonlogger.json import JsonFormatter
+
+    from itsm.request_id import RequestIdFilter
+
+    record = logging.LogRecord("incidents", logging.INFO, __file__, 1, "incident %s reported", ("INC-7",), None)
+    record.incident = "INC-7"
+    RequestIdFilter().filter(record)
+    line = JsonFormatter("%(levelname)s %(name)s %(request_id)s %(message)s").format(record)
+    assert json.loads(line) == {
+        "levelname": "INFO",
+        "name": "incidents",
+        "request_id": "",
+        "message": "incident INC-7 reported",
+        "incident": "INC-7",
+    }
