@@ -40,6 +40,15 @@ def fast_password_hashing(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def plain_static_files(settings: Any) -> None:
+    # Production serves hashed names from collectstatic's manifest; tests do not run collectstatic.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
 def empty_cache() -> None:
     # Throttle counters live in the cache (Redis in CI); each test starts from zero.
     cache.clear()
