@@ -27,6 +27,8 @@ _REPORTER_PERMISSIONS = [
 ]
 _AGENT_PERMISSIONS = [
     *_REPORTER_PERMISSIONS,
+    # To pick assignees, commanders and team members by name.
+    "auth.view_user",
     "incidents.change_incident",
     "incidents.transition_incident",
     "incidents.assign_incident",

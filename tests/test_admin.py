@@ -457,10 +457,10 @@ def test_an_agent_assigns_from_the_change_form(agent_client: Client, staff_agent
     url = admin_url(Incident, "change", incident.pk)
     response = agent_client.get(url)
     form = response.context["adminform"].form
-    # Agents may not override the priority, and cannot browse the user admin's autocomplete.
+    # Agents may not override the priority; they pick people through the user autocomplete.
     assert "priority" not in form.fields
     assert "priority_override_reason" not in form.fields
-    assert not isinstance(form.fields["assignee"].widget.widget, AutocompleteSelect)
+    assert isinstance(form.fields["assignee"].widget.widget, AutocompleteSelect)
     data = change_form_data(response)
     response = agent_client.post(url, {**data, "assignee": str(staff_agent.pk), "commander": str(staff_agent.pk)})
     assert response.status_code == 302

@@ -1,0 +1,13 @@
+"""The back office: every incident model in the Django admin.
+
+The admin is one more door into the domain. Whatever it changes on an
+incident goes through `incidents.lifecycle`, `incidents.services` and
+`incidents.postmortems`, exactly like the API, so the permission checks, the
+timeline and the history user are the same; it never calls a model transition
+method, never writes `Incident.state` and never saves an incident itself.
+
+Importing the modules below registers their admins (`admin.autodiscover`
+imports this package).
+"""
+
+from incidents.admin import incident, records  # noqa: F401
