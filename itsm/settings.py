@@ -88,6 +88,8 @@ TEMPLATES = [
 # --- Database --------------------------------------------------------------
 DATABASES = {"default": env_database("DATABASE_URL", f"sqlite:///{VAR_DIR / 'itsm.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default keeps its database file here; make sure the folder exists.
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
     DATABASES["default"].setdefault("OPTIONS", {})
     # WAL lets the web process read while the worker writes; a generous
     # timeout turns a brief write lock into a wait rather than an error.

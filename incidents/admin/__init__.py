@@ -10,4 +10,11 @@ Importing the modules below registers their admins (`admin.autodiscover`
 imports this package).
 """
 
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
 from incidents.admin import incident, records  # noqa: F401
+
+admin.site.site_header = _("ITSM back office")
+admin.site.site_title = _("ITSM")
+admin.site.index_title = _("Incidents, services and teams")
