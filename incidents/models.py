@@ -46,6 +46,15 @@ class Service(models.Model):
         _("criticality"), max_length=16, choices=Criticality.choices, default=Criticality.MEDIUM
     )
     customer_facing = models.BooleanField(_("customer-facing"), default=False)
+    escalation_policy = models.ForeignKey(
+        "escalation.EscalationPolicy",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="services",
+        verbose_name=_("escalation policy"),
+        help_text=_("Empty: the default policy."),
+    )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -127,6 +136,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         verbose_name=_("incident commander"),
     )
     affected_users = models.PositiveIntegerField(_("affected users"), null=True, blank=True)
+    support_tier = models.PositiveSmallIntegerField(_("support tier"), default=1)
     diagnostics = models.TextField(_("logs and diagnostic data"), blank=True)
 
     mitigation = models.TextField(_("what was done to restore service"), blank=True)

@@ -21,4 +21,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api-auth/", include("rest_framework.urls")),
     path("healthz", healthz, name="healthz"),
+    path("", include("escalation.oncall_urls")),
+    path("", include("escalation.paging_urls")),
 ]
