@@ -35,6 +35,8 @@ run: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho --procfile Procfile start
 
 test: export SECRET_KEY ?= insecure-test-only-key
+# A queue of this run's own, so its Celery workers never take another run's tasks.
+test: export CELERY_QUEUE ?= itsm-test-$(shell od -An -N4 -tx4 /dev/urandom | tr -d ' ')
 test: $(STAMP)
 	mkdir -p var
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

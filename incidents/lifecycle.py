@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition
 
+from incidents import effects
 from incidents.choices import EntryKind, Visibility
 from incidents.exceptions import IncidentConflict, TransitionNotAllowed
 from incidents.models import Incident
@@ -137,6 +138,7 @@ def _run(*, incident: Incident, name: str, actor: Actor, note: str = "", **field
             visibility=Visibility.PUBLIC,
             data=data,
         )
+        effects.incident_transitioned(incident=incident, transition=name, previous_state=current)
     logger.info(
         "incident %s: %s → %s",
         incident.number,

@@ -9,7 +9,7 @@ from incidents.timeline import Actor
 def incident_list() -> QuerySet[Incident]:
     """Incidents with everything a list row shows, in a fixed number of queries."""
     return Incident.objects.select_related("reporter", "assignee", "commander", "team", "postmortem").prefetch_related(
-        "services"
+        "services", "sla_clocks"
     )
 
 

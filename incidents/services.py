@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from escalation.models import Team
+from incidents import effects
 from incidents.choices import Category, EntryKind, Level, Priority, Source, Visibility
 from incidents.lifecycle import MAX_TEXT_LENGTH, cancel_incident, lock_incident
 from incidents.models import Attachment, Incident, Service
@@ -160,6 +161,7 @@ def report_incident(
             visibility=Visibility.PUBLIC,
             data={"priority": incident.priority, "source": incident.source},
         )
+        effects.incident_reported(incident=incident)
     logger.info(
         "incident %s reported (%s)",
         incident.number,
@@ -226,6 +228,7 @@ def update_incident(*, incident: Incident, actor: Actor, changes: dict[str, Any]
                 visibility=Visibility.PUBLIC,
                 data={"from": old_priority, "to": incident.priority, "overridden": False},
             )
+            effects.priority_changed(incident=incident, previous=old_priority)
     return incident
 
 
@@ -250,6 +253,8 @@ def override_priority(*, incident: Incident, actor: Actor, priority: str, reason
             visibility=Visibility.PUBLIC,
             data={"from": old, "to": priority, "overridden": True, "reason": reason},
         )
+        if priority != old:
+            effects.priority_changed(incident=incident, previous=old)
     return incident
 
 

@@ -132,6 +132,8 @@ else:
         "store_processed": False,
     }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Installations (or test runs) that share one Redis keep apart by queue name.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -144,6 +146,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
+    # The safety nets behind the precise wake-ups: due timers and due notifications.
+    "sweep-timers": {"task": "escalation.sweep_timers", "schedule": 1.0, "options": {"expires": 5}},
+    "sweep-notifications": {"task": "escalation.sweep_notifications", "schedule": 5.0, "options": {"expires": 15}},
     "close-resolved-incidents": {
         "task": "incidents.tasks.close_stale_resolved_incidents",
         "schedule": 15 * 60,
@@ -191,6 +196,8 @@ vars().update(env_email("EMAIL_URL", "consolemail://"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "itsm@localhost")
 
 # --- Product rules --------------------------------------------------------
+# Where people reach this installation: links in pages, emails and webhooks.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 # Resolved incidents that nobody reopens are closed automatically after this
 # many hours (P1/P2 only once their post-mortem is published). 0 turns it off.
 AUTO_CLOSE_RESOLVED_AFTER_HOURS = env_int("AUTO_CLOSE_RESOLVED_AFTER_HOURS", 72, minimum=0)

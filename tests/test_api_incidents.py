@@ -44,7 +44,11 @@ def test_create_returns_the_contract_fields(agent: Any, service: Any, team: Any,
     assert (body["services"], body["team"], body["affected_users"]) == (["checkout-payments"], "payments", 48000)
     assert body["allowed_transitions"] == ["acknowledge", "investigate", "cancel"]
     assert incident.reporter == agent
-    assert incident.timeline.get().kind == "created"
+    # A P1 starts paging at once; with no escalation policy configured, the timeline says so.
+    assert [(e.kind, e.data.get("escalation")) for e in incident.timeline.all()] == [
+        ("created", None),
+        ("status_update", "no_policy"),
+    ]
     # One history row for the insert and one for its services, both naming the reporter.
     assert [h.history_user for h in incident.history.all()] == [agent, agent]
 

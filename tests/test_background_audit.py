@@ -6,10 +6,6 @@ pass, the file-system broker + SQLite in the second).
 """
 
 import datetime as dt
-import os
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,60 +14,25 @@ from typing import Any
 import pytest
 import time_machine
 from django.conf import settings
-from django.db import connection
 
 from incidents import lifecycle
 from incidents.models import Incident
 from incidents.postmortems import write_postmortem
 from incidents.tasks import close_stale_resolved_incidents
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+from tests.processes import start_celery, stop, wait_for
 
 
 @pytest.fixture
-def celery_worker_queue(transactional_db: None) -> Iterator[str]:
+def celery_worker_queue(transactional_db: None, tmp_path: Path) -> Iterator[str]:
     """Start a Celery worker that consumes a queue of its own; yield the queue's name."""
     queue = f"test-{uuid.uuid4().hex[:12]}"
-    env = {**os.environ, "DATABASE_URL": _database_url(), "SECRET_KEY": settings.SECRET_KEY}
-    worker = subprocess.Popen(  # noqa: S603 — our own interpreter and module
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "itsm",
-            "worker",
-            "--pool=solo",
-            "-Q",
-            queue,
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel=WARNING",
-        ],  # fmt: skip
-        cwd=ROOT,
-        env=env,
+    worker = start_celery(
+        "worker", "--pool=solo", "-Q", queue, "--without-mingle", "--without-gossip", log=tmp_path / "worker.log"
     )
     try:
         yield queue
     finally:
-        worker.terminate()
-        worker.wait(timeout=30)
-
-
-def _wait_for(predicate: Any, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.25)
-    return False
+        stop(worker)
 
 
 @pytest.mark.celery_worker
@@ -91,7 +52,7 @@ def test_auto_close_in_a_worker_is_audited_as_the_system_account(
 
     close_stale_resolved_incidents.apply_async(queue=celery_worker_queue)
 
-    assert _wait_for(lambda: Incident.objects.get(pk=minor.pk).state == "closed")
+    assert wait_for(lambda: Incident.objects.get(pk=minor.pk).state == "closed")
     closed = Incident.objects.get(pk=minor.pk)
     record = closed.history.first()
     assert (record.state, record.history_user.username) == ("closed", settings.SYSTEM_USERNAME)
@@ -102,5 +63,5 @@ def test_auto_close_in_a_worker_is_audited_as_the_system_account(
 
     write_postmortem(incident=major, actor=manager, summary="Config drift", publish=True)
     close_stale_resolved_incidents.apply_async(queue=celery_worker_queue)
-    assert _wait_for(lambda: Incident.objects.get(pk=major.pk).state == "closed")
+    assert wait_for(lambda: Incident.objects.get(pk=major.pk).state == "closed")
     assert Incident.objects.get(pk=fresh.pk).state == "resolved"

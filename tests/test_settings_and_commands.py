@@ -141,3 +141,14 @@ def test_json_log_lines_carry_request_id_and_incident() -> None:
         "message": "incident INC-7 reported",
         "incident": "INC-7",
     }
+
+
+@pytest.mark.django_db
+def test_every_role_permission_exists() -> None:
+    from django.contrib.auth.models import Group
+
+    from incidents.roles import ROLE_PERMISSIONS
+
+    for role, names in ROLE_PERMISSIONS.items():
+        granted = {f"{p.content_type.app_label}.{p.codename}" for p in Group.objects.get(name=role).permissions.all()}
+        assert granted == set(names), role

@@ -7,7 +7,8 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from escalation.models import Team
+from escalation.models import Notification, Team
+from escalation.sla import sla_summary
 from incidents.choices import Category, EntryKind, Level, Priority, Source, Visibility
 from incidents.lifecycle import MAX_TEXT_LENGTH, allowed_transitions
 from incidents.models import Attachment, Incident, Service, TimelineEntry
@@ -63,6 +64,25 @@ def _user_field(**kwargs: Any) -> serializers.SlugRelatedField:
     return serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True), **kwargs)
 
 
+class SlaClockSerializer(serializers.Serializer):
+    """One SLA clock as the API shows it (for the schema; the values come from `sla_summary`)."""
+
+    target_seconds = serializers.IntegerField()
+    business_hours = serializers.BooleanField()
+    state = serializers.ChoiceField(choices=["running", "paused", "met", "breached", "stopped"])
+    due_at = serializers.DateTimeField(allow_null=True)
+    warning_at = serializers.DateTimeField(allow_null=True)
+    breached = serializers.BooleanField()
+    breached_at = serializers.DateTimeField(allow_null=True)
+    met_at = serializers.DateTimeField(allow_null=True)
+    seconds_left = serializers.IntegerField(allow_null=True)
+
+
+class SlaSerializer(serializers.Serializer):
+    acknowledge = SlaClockSerializer(required=False)
+    resolve = SlaClockSerializer(required=False)
+
+
 class IncidentSerializer(serializers.ModelSerializer):
     """An incident as integrations and the UI read it."""
 
@@ -108,6 +128,7 @@ class IncidentSerializer(serializers.ModelSerializer):
             "team",
             "commander",
             "affected_users",
+            "support_tier",
             "diagnostics",
             "mitigation",
             "root_cause",
@@ -127,10 +148,9 @@ class IncidentSerializer(serializers.ModelSerializer):
     def get_major_incident(self, incident: Incident) -> str | None:
         return f"INC-{incident.major_incident_id}" if incident.major_incident_id else None
 
-    @extend_schema_field(serializers.DictField())
+    @extend_schema_field(SlaSerializer)
     def get_sla(self, incident: Incident) -> dict[str, Any]:
-        # The SLA clocks (acknowledge, resolve) arrive with the escalation app.
-        return {}
+        return sla_summary(list(incident.sla_clocks.all()))
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_allowed_transitions(self, incident: Incident) -> list[str]:
@@ -203,6 +223,32 @@ class TransitionSerializer(StrictSerializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH)
     root_cause = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH)
     resolution = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH)
+
+
+class EscalateSerializer(StrictSerializer):
+    note = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH)
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    user: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Notification
+        fields = [
+            "id",
+            "kind",
+            "user",
+            "channel",
+            "address",
+            "level",
+            "status",
+            "attempts",
+            "last_error",
+            "next_attempt_at",
+            "sent_at",
+            "created_at",
+        ]
+        read_only_fields = fields
 
 
 class TimelineEntrySerializer(serializers.ModelSerializer):

@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import FileResponse, Http404
@@ -12,14 +13,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from escalation import paging
 from incidents import lifecycle, services
 from incidents.api.filters import IncidentFilter
 from incidents.api.serializers import (
     AttachmentSerializer,
+    EscalateSerializer,
     IncidentCreateSerializer,
     IncidentSerializer,
     IncidentUpdateSerializer,
     NoteSerializer,
+    NotificationSerializer,
     ServiceSerializer,
     TimelineEntrySerializer,
     TransitionSerializer,
@@ -126,6 +130,26 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             incident=incident, name=name, actor=request.user, **serializer.validated_data
         )
         return self._read(incident)
+
+    @extend_schema(request=EscalateSerializer, responses={200: IncidentSerializer})
+    @action(detail=True, methods=["post"])
+    def escalate(self, request: Request, number: str) -> Response:
+        """Forward the incident to the next support tier and page it."""
+        incident = self.get_object()
+        serializer = EscalateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        incident = paging.escalate_incident(incident=incident, actor=request.user, **serializer.validated_data)
+        return self._read(incident)
+
+    @extend_schema(responses={200: NotificationSerializer(many=True)})
+    @action(detail=True, methods=["get"], pagination_class=TimelinePagination, filterset_class=None)
+    def notifications(self, request: Request, number: str) -> Response:
+        """Pages and updates sent about the incident, with their delivery status."""
+        incident = self.get_object()
+        if not request.user.has_perm("incidents.add_internal_note"):
+            raise PermissionDenied
+        page = self.paginate_queryset(incident.notifications.select_related("user"))
+        return self.get_paginated_response(NotificationSerializer(page, many=True).data)
 
     @extend_schema(responses={200: TimelineEntrySerializer(many=True)})
     @action(detail=True, methods=["get"], pagination_class=TimelinePagination, filterset_class=None)

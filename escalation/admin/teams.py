@@ -1,19 +1,17 @@
 """Teams in the back office: who is in them, who manages them, what they own."""
 
 from django.contrib import admin
-from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
-from django.urls import reverse
-from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
+from escalation.admin.common import PermittedAutocompleteMixin, service_links
 from escalation.models import Team
 
 
 @admin.register(Team)
-class TeamAdmin(SimpleHistoryAdmin):
+class TeamAdmin(PermittedAutocompleteMixin, SimpleHistoryAdmin):
     list_display = ("name", "slug", "email", "member_count", "service_count")
     search_fields = ("name", "slug", "email", "description")
     prepopulated_fields = {"slug": ("name",)}
@@ -27,12 +25,6 @@ class TeamAdmin(SimpleHistoryAdmin):
         (_("Services"), {"fields": ("owned_services",)}),
         (_("Record"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
-
-    def get_autocomplete_fields(self, request: HttpRequest) -> tuple[str, ...]:
-        opts = get_user_model()._meta
-        if request.user.has_perm(f"{opts.app_label}.view_{opts.model_name}"):
-            return tuple(super().get_autocomplete_fields(request))
-        return ()
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Team]:
         queryset: QuerySet[Team] = super().get_queryset(request)
@@ -55,18 +47,4 @@ class TeamAdmin(SimpleHistoryAdmin):
         owned = obj.services.order_by("name").only("pk", "name", "is_active")
         if not owned:
             return str(_("This team owns no services yet; set the owner team on a service."))
-        return format_html(
-            "<ul>{}</ul>",
-            format_html_join(
-                "",
-                '<li><a href="{}">{}</a>{}</li>',
-                (
-                    (
-                        reverse("admin:incidents_service_change", args=[service.pk]),
-                        service.name,
-                        "" if service.is_active else format_html(" ({})", _("inactive")),
-                    )
-                    for service in owned
-                ),
-            ),
-        )
+        return service_links(owned)

@@ -1,0 +1,12 @@
+"""The escalation back office: teams, calendars, SLA, escalation policies, on-call schedules, notifications.
+
+Incident managers and admins configure teams, business calendars, SLA
+policies, escalation policies, on-call schedules and how people are reached.
+What the engines write (SLA clocks, timers, escalations, notifications) is
+read-only here.
+
+Importing the modules below registers their admins (`admin.autodiscover`
+imports this package).
+"""
+
+from escalation.admin import calendars, notifications, policies, schedules, sla, teams, timers  # noqa: F401

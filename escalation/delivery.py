@@ -1,0 +1,323 @@
+"""Delivering notifications: claim, send, record; retry with back-off; sweep what the broker lost.
+
+The database row is the truth. Paging creates a pending `Notification` in the
+transaction that decides to page and calls `enqueue_delivery`; a Celery task
+then delivers it when it is due. Should the broker drop the task (or the
+commit hook fail to reach it), `sweep_notifications` finds the due row later.
+
+A send happens only after one conditional UPDATE has claimed the row (still
+pending, due, attempts left): it bumps `attempts` and pushes `next_attempt_at`
+out by a lease, so a second worker, a redelivered task or an overlapping
+sweep gets 0 rows and leaves it alone. If the claimer dies mid-send, the
+lease runs out and the row is due again: delivery is at-least-once, and the
+idempotency key that travels with every message lets receivers drop repeats.
+"""
+
+import datetime as dt
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass
+
+from celery import shared_task
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from escalation.channels import DeliveryError, send_notification
+from escalation.models import Channel, DeliveryStatus, Notification, NotificationKind
+from incidents.choices import OPEN_STATES, EntryKind, Visibility
+from incidents.system import system_user
+from incidents.timeline import Actor, record_entry
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 6
+BACKOFF_BASE = dt.timedelta(seconds=30)
+BACKOFF_CAP = dt.timedelta(minutes=15)
+BACKOFF_JITTER = 0.1
+# A task whose ETA lies beyond the broker's visibility timeout is redelivered
+# over and over while it waits; longer waits are left to the sweeper.
+MAX_COUNTDOWN = dt.timedelta(minutes=10)
+# Longer than the delivery task's hard time limit, so a claim runs out only
+# once its worker is certainly gone (no two sends of one row overlap).
+CLAIM_LEASE = dt.timedelta(minutes=5)
+TASK_TIME_LIMIT = 60
+TASK_SOFT_TIME_LIMIT = 45
+SWEEP_BATCH = 100
+# The sweep stops starting sends well before its soft time limit; the next run continues.
+SWEEP_TIME_LIMIT = 300
+SWEEP_SOFT_TIME_LIMIT = 240
+SWEEP_BUDGET_SECONDS = 180.0
+ESCALATE_PERMISSION = "incidents.escalate_incident"
+LAST_ERROR_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """What one delivery attempt left behind.
+
+    `retry_at` is set only when this very call failed retryably and scheduled
+    the next attempt, so only the caller that made the attempt schedules it
+    (a duplicate task that claimed nothing must not schedule another).
+    """
+
+    status: str
+    retry_at: dt.datetime | None = None
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """How long to wait after the `attempts`-th failed attempt: 30 s doubling, capped, plus up to 10 % jitter."""
+    delay = min(BACKOFF_BASE * 2 ** min(max(attempts, 1) - 1, 16), BACKOFF_CAP)
+    # Jitter spreads the retries of many messages to one receiver that failed together.
+    jitter = random.uniform(0, BACKOFF_JITTER)  # noqa: S311 — spreading load, not a secret
+    return min(delay * (1 + jitter), BACKOFF_CAP)
+
+
+def _status_of(notification_id: int) -> str:
+    status = Notification.objects.filter(pk=notification_id).values_list("status", flat=True).first()
+    return status or "missing"
+
+
+def _recipient(notification: Notification) -> str:
+    """How the timeline names the recipient; never a webhook URL (chat webhook URLs are credentials)."""
+    channel = notification.get_channel_display()
+    if notification.channel == Channel.EMAIL:
+        target = notification.address
+    elif notification.contact_method is not None and notification.contact_method.label:
+        target = notification.contact_method.label
+    else:
+        target = str(channel)
+    person = notification.user.get_username() if notification.user is not None else _("a deleted user")
+    return f"{person} ({channel}: {target})" if target != str(channel) else f"{person} ({channel})"
+
+
+def _give_up(notification: Notification, *, attempts: int, error: str) -> bool:
+    """Mark the claimed row failed and say so on the incident's timeline; False if it changed meanwhile."""
+    with transaction.atomic():
+        updated = Notification.objects.filter(
+            pk=notification.pk, status=DeliveryStatus.PENDING, attempts=attempts
+        ).update(status=DeliveryStatus.FAILED, last_error=error)
+        if not updated:
+            return False
+        record_entry(
+            incident=notification.incident,
+            kind=EntryKind.NOTE,
+            actor=system_user(),
+            body=_("Could not deliver the %(kind)s to %(recipient)s after %(attempts)d attempt(s): %(error)s")
+            % {
+                "kind": notification.get_kind_display().lower(),
+                "recipient": _recipient(notification),
+                "attempts": attempts,
+                "error": error,
+            },
+            visibility=Visibility.INTERNAL,
+            data={"notification": notification.pk, "status": DeliveryStatus.FAILED},
+        )
+    logger.warning(
+        "notification %s failed after %d attempt(s): %s",
+        notification.pk,
+        attempts,
+        error,
+        extra={"notification": notification.pk, "incident": notification.incident.number},
+    )
+    return True
+
+
+def attempt_delivery(*, notification_id: int) -> DeliveryResult:
+    """Deliver the notification if it is due and nobody else holds it; see `deliver_notification`."""
+    now = timezone.now()
+    due = Notification.objects.filter(pk=notification_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+
+    # A page is a request to acknowledge; once that happened, or the incident
+    # ended, sending it only wakes someone for nothing.
+    settled = Q(incident__acknowledged_at__isnull=False) | ~Q(incident__state__in=OPEN_STATES)
+    if due.filter(kind=NotificationKind.PAGE).filter(settled).update(status=DeliveryStatus.CANCELLED):
+        logger.info("notification %s cancelled: the incident needs no page any more", notification_id)
+        return DeliveryResult(DeliveryStatus.CANCELLED)
+
+    claimed = due.filter(attempts__lt=MAX_ATTEMPTS).update(
+        attempts=F("attempts") + 1, next_attempt_at=now + CLAIM_LEASE
+    )
+    if not claimed:
+        # Taken by someone else, not due, already settled — or its last claimer
+        # died with no attempts left, which is a failure to record.
+        exhausted = due.filter(attempts__gte=MAX_ATTEMPTS).select_related("incident", "user", "contact_method").first()
+        if exhausted is not None and _give_up(
+            exhausted,
+            attempts=exhausted.attempts,
+            error=_("The last attempt did not finish.") + (f" {exhausted.last_error}" if exhausted.last_error else ""),
+        ):
+            return DeliveryResult(DeliveryStatus.FAILED)
+        return DeliveryResult(_status_of(notification_id))
+
+    notification = (
+        Notification.objects.select_related("incident", "user", "contact_method").filter(pk=notification_id).first()
+    )
+    if notification is None:
+        return DeliveryResult("missing")
+    attempts = notification.attempts
+    try:
+        send_notification(notification=notification)
+    except DeliveryError as error:
+        failure = error
+    except Exception as error:
+        # A bug or an outage of our own (database, time limit): counted like a
+        # retryable failure, so it is bounded by MAX_ATTEMPTS all the same.
+        logger.exception("notification %s: unexpected error while sending", notification_id)
+        failure = DeliveryError(_("Internal error (%(error)s).") % {"error": type(error).__name__}, retryable=True)
+    else:
+        sent = Notification.objects.filter(pk=notification_id, status=DeliveryStatus.PENDING, attempts=attempts).update(
+            status=DeliveryStatus.SENT, sent_at=timezone.now()
+        )
+        if not sent:
+            logger.warning("notification %s was sent but changed meanwhile; left as it is", notification_id)
+            return DeliveryResult(_status_of(notification_id))
+        logger.info(
+            "notification %s sent by %s (attempt %d)",
+            notification_id,
+            notification.channel,
+            attempts,
+            extra={"notification": notification_id, "incident": notification.incident.number},
+        )
+        return DeliveryResult(DeliveryStatus.SENT)
+
+    message = failure.message[:LAST_ERROR_LIMIT]
+    if not failure.retryable or attempts >= MAX_ATTEMPTS:
+        if _give_up(notification, attempts=attempts, error=message):
+            return DeliveryResult(DeliveryStatus.FAILED)
+        return DeliveryResult(_status_of(notification_id))
+
+    retry_at = timezone.now() + backoff(attempts)
+    rescheduled = Notification.objects.filter(
+        pk=notification_id, status=DeliveryStatus.PENDING, attempts=attempts
+    ).update(next_attempt_at=retry_at, last_error=message)
+    logger.info("notification %s: attempt %d failed (%s); next at %s", notification_id, attempts, message, retry_at)
+    if not rescheduled:
+        return DeliveryResult(_status_of(notification_id))
+    return DeliveryResult(DeliveryStatus.PENDING, retry_at=retry_at)
+
+
+def deliver_notification(*, notification_id: int) -> str:
+    """Deliver one notification now if it is due; return its status afterwards.
+
+    - Nothing happens unless one conditional UPDATE claims the row (pending,
+      due, attempts left); a concurrent second call returns the status as is.
+    - A due page whose incident is acknowledged or no longer open is
+      cancelled, not sent.
+    - Sent → `sent` with `sent_at`. A retryable failure keeps it `pending`
+      with `next_attempt_at` pushed out by `backoff`; a permanent one, or the
+      MAX_ATTEMPTS-th, makes it `failed` and writes an internal timeline note.
+
+    Returns a DeliveryStatus value, or "missing" if the row does not exist.
+    """
+    return attempt_delivery(notification_id=notification_id).status
+
+
+def _schedule(notification_id: int, due_at: dt.datetime) -> None:
+    countdown = max(0.0, (due_at - timezone.now()).total_seconds())
+    if countdown > MAX_COUNTDOWN.total_seconds():
+        return
+    deliver_notification_task.apply_async(args=(notification_id,), countdown=math.ceil(countdown))
+
+
+def enqueue_delivery(*, notification: Notification) -> None:
+    """Have a worker deliver `notification` once the current transaction commits.
+
+    Waits over MAX_COUNTDOWN are left to the sweeper. A broker that cannot be
+    reached does not undo the caller's work (robust hook): the row is pending
+    in the database and the sweeper delivers it.
+    """
+    notification_id, due_at = notification.pk, notification.next_attempt_at
+    transaction.on_commit(lambda: _schedule(notification_id, due_at), robust=True)
+
+
+def _due_ids(*, after: int, limit: int) -> list[int]:
+    due = Notification.objects.filter(
+        status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now(), pk__gt=after
+    ).order_by("pk")
+    if not connection.features.has_select_for_update_skip_locked:
+        return list(due.values_list("pk", flat=True)[:limit])
+    # Rows another worker is claiming right now are skipped rather than waited
+    # for; the lock is only for taking ids; the claim decides who sends.
+    with transaction.atomic():
+        return list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
+
+
+def sweep_due_notifications(*, batch_size: int = SWEEP_BATCH, budget_seconds: float = SWEEP_BUDGET_SECONDS) -> int:
+    """Deliver every due pending notification, oldest first; return how many were tried.
+
+    Stops starting new sends once `budget_seconds` have passed; the next sweep
+    carries on where the due rows are.
+    """
+    deadline = time.monotonic() + budget_seconds
+    tried = 0
+    last_id = 0
+    while time.monotonic() < deadline:
+        ids = _due_ids(after=last_id, limit=batch_size)
+        if not ids:
+            break
+        for notification_id in ids:
+            if time.monotonic() >= deadline:
+                return tried
+            attempt_delivery(notification_id=notification_id)
+            tried += 1
+        last_id = ids[-1]
+    return tried
+
+
+def redeliver_notification(*, notification: Notification, actor: Actor) -> Notification:
+    """Put a failed notification back to pending, due now, with a fresh set of attempts, and enqueue it.
+
+    For agents and admins once the cause is fixed (a webhook back up, an
+    address corrected). Raises PermissionDenied without the right to escalate,
+    ValidationError if the notification has not failed.
+    """
+    if not actor.has_perm(ESCALATE_PERMISSION):
+        raise PermissionDenied(_("You may not deliver notifications again."))
+    with transaction.atomic():
+        updated = Notification.objects.filter(pk=notification.pk, status=DeliveryStatus.FAILED).update(
+            status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now()
+        )
+        if not updated:
+            raise ValidationError(_("Only a notification whose delivery failed can be delivered again."))
+        notification.refresh_from_db()
+        record_entry(
+            incident=notification.incident,
+            kind=EntryKind.NOTE,
+            actor=actor,
+            body=_("Delivering the %(kind)s to %(recipient)s again.")
+            % {"kind": notification.get_kind_display().lower(), "recipient": _recipient(notification)},
+            visibility=Visibility.INTERNAL,
+            data={"notification": notification.pk, "status": DeliveryStatus.PENDING, "redelivery": True},
+        )
+        enqueue_delivery(notification=notification)
+    return notification
+
+
+@shared_task(
+    name="escalation.deliver_notification",
+    acks_late=True,
+    ignore_result=True,
+    time_limit=TASK_TIME_LIMIT,
+    soft_time_limit=TASK_SOFT_TIME_LIMIT,
+)
+def deliver_notification_task(notification_id: int) -> str:
+    result = attempt_delivery(notification_id=notification_id)
+    if result.retry_at is not None:
+        _schedule(notification_id, result.retry_at)
+    return result.status
+
+
+@shared_task(
+    name="escalation.sweep_notifications",
+    acks_late=True,
+    ignore_result=True,
+    time_limit=SWEEP_TIME_LIMIT,
+    soft_time_limit=SWEEP_SOFT_TIME_LIMIT,
+)
+def sweep_notifications() -> int:
+    return sweep_due_notifications()

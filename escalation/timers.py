@@ -1,0 +1,167 @@
+"""Deadlines kept in the database, fired exactly once.
+
+How the clock is kept (DESIGN.md):
+1. Each pending deadline is a `Timer` row: due time, fired/cancelled marks and
+   a version bumped whenever it moves.
+2. Firing is one conditional UPDATE (not fired, not cancelled, due, this
+   version) plus an insert under a unique constraint, in one transaction;
+   zero rows updated means somebody else fired it, or it moved: do nothing.
+3. Two wake-ups call the same `fire_timer`: a precise ETA task enqueued on
+   commit for deadlines a few minutes away, and a sweeper every second that
+   takes due rows with SKIP LOCKED.
+4. What a firing decides to send is written as rows in the same transaction
+   and delivered afterwards, with its own retries.
+"""
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from escalation.models import Timer, TimerFiring
+from incidents.models import Incident
+
+logger = logging.getLogger(__name__)
+
+# ETAs beyond this are left to the sweeper: a task held by Redis past its
+# visibility timeout is delivered again and again.
+WAKE_AHEAD = dt.timedelta(minutes=10)
+# A due timer still unfired after this long means the wake-ups are not working.
+OVERDUE_ALARM = dt.timedelta(seconds=30)
+SWEEP_BATCH = 200
+MAX_BATCHES_PER_SWEEP = 50
+
+# purpose → what firing it does; registered by the modules that own the purposes.
+_ACTIONS: dict[str, Callable[[Timer], None]] = {}
+
+
+def on_fire(purpose: str) -> Callable[[Callable[[Timer], None]], Callable[[Timer], None]]:
+    def register(action: Callable[[Timer], None]) -> Callable[[Timer], None]:
+        _ACTIONS[purpose] = action
+        return action
+
+    return register
+
+
+def arm_timer(*, incident: Incident, purpose: str, clock: str, due_at: dt.datetime, level: int = 0) -> Timer | None:
+    """Set (or move) a deadline; None when that step has already fired."""
+    timer, created = Timer.objects.get_or_create(
+        incident=incident, purpose=purpose, clock=clock, level=level, defaults={"due_at": due_at}
+    )
+    if not created:
+        if timer.fired_at is not None:
+            return None
+        moved = Timer.objects.filter(pk=timer.pk, fired_at__isnull=True).update(
+            due_at=due_at, cancelled_at=None, version=F("version") + 1
+        )
+        if not moved:
+            return None
+        timer.refresh_from_db()
+    _wake_on_commit(timer)
+    return timer
+
+
+def disarm_timers(*, incident: Incident, clock: str | None = None, purposes: tuple[str, ...] = ()) -> int:
+    """Cancel pending deadlines of the incident (of one clock, of some purposes)."""
+    pending = Timer.objects.filter(incident=incident, fired_at__isnull=True, cancelled_at__isnull=True)
+    if clock is not None:
+        pending = pending.filter(clock=clock)
+    if purposes:
+        pending = pending.filter(purpose__in=purposes)
+    return pending.update(cancelled_at=timezone.now(), version=F("version") + 1)
+
+
+def _wake_on_commit(timer: Timer) -> None:
+    delay = timer.due_at - timezone.now()
+    if delay > WAKE_AHEAD:
+        return
+    timer_id, version, eta = timer.pk, timer.version, max(timer.due_at, timezone.now())
+
+    def wake() -> None:
+        from escalation.tasks import fire_timer_task
+
+        fire_timer_task.apply_async(args=(timer_id, version), eta=eta)
+
+    transaction.on_commit(wake)
+
+
+def fire_timer(*, timer_id: int, version: int | None = None) -> bool:
+    """Fire one due timer if nobody has; True when this call fired it.
+
+    1. Mark it fired with one conditional UPDATE; no row → nothing to do.
+    2. Record the firing under its unique key; a duplicate → roll back.
+    3. Run the purpose's action; its rows commit with the firing, or neither does.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        claim = Timer.objects.filter(pk=timer_id, fired_at__isnull=True, cancelled_at__isnull=True, due_at__lte=now)
+        if version is not None:
+            claim = claim.filter(version=version)
+        if claim.update(fired_at=now) != 1:
+            return False
+        timer = Timer.objects.select_related("incident").get(pk=timer_id)
+        try:
+            with transaction.atomic():
+                TimerFiring.objects.create(
+                    incident=timer.incident,
+                    timer=timer,
+                    purpose=timer.purpose,
+                    clock=timer.clock,
+                    level=timer.level,
+                    due_at=timer.due_at,
+                    fired_at=now,
+                )
+        except IntegrityError:
+            transaction.set_rollback(True)
+            logger.warning("timer %s already fired under another row", timer_id)
+            return False
+        _ACTIONS[timer.purpose](timer)
+    lateness = (now - timer.due_at).total_seconds()
+    logger.info(
+        "fired %s %s/%s of %s, %.3f s after its deadline",
+        timer.purpose,
+        timer.clock,
+        timer.level,
+        timer.incident.number,
+        lateness,
+        extra={"incident": timer.incident.number, "timer": timer_id, "lateness": lateness},
+    )
+    return True
+
+
+def sweep_due_timers(*, batch: int = SWEEP_BATCH) -> int:
+    """Fire every due timer the ETA wake-ups missed; returns how many this call fired.
+
+    Each batch takes due rows with SKIP LOCKED, so several sweepers (or a
+    sweeper and the ETA tasks) never wait on each other or fire a row twice.
+    """
+    fired = 0
+    # A firing can arm a timer that is due at once (the first step of an
+    # escalation): the next batch takes it. Bounded, so a sweep always ends.
+    for _ in range(MAX_BATCHES_PER_SWEEP):
+        fired_before = fired
+        with transaction.atomic():
+            due = Timer.objects.filter(
+                fired_at__isnull=True, cancelled_at__isnull=True, due_at__lte=timezone.now()
+            ).order_by("due_at", "id")
+            if connection.features.has_select_for_update_skip_locked:
+                due = due.select_for_update(skip_locked=True)
+            rows = list(due.values_list("pk", "version")[:batch])
+            for timer_id, version in rows:
+                try:
+                    fired += fire_timer(timer_id=timer_id, version=version)
+                except Exception:
+                    # One broken action must not hold back every other deadline;
+                    # its timer stays due and the overdue alarm below reports it.
+                    logger.exception("firing timer %s failed", timer_id)
+        if not rows or fired == fired_before:
+            break
+    overdue = Timer.objects.filter(
+        fired_at__isnull=True, cancelled_at__isnull=True, due_at__lte=timezone.now() - OVERDUE_ALARM
+    ).count()
+    if overdue:
+        logger.error("%d timers are overdue by more than %s and not fired", overdue, OVERDUE_ALARM)
+    return fired

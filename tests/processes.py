@@ -1,0 +1,70 @@
+"""Real Celery processes for the tests that are about Celery.
+
+They run against the broker and the database this test run is configured
+for, so the worker sees the rows the test committed.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def start_celery(*arguments: str, log: Path) -> subprocess.Popen[bytes]:
+    """Start `celery -A itsm <arguments>` in a process group of its own (so it can be killed whole)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "SECRET_KEY": settings.SECRET_KEY,
+        "ITSM_VAR_DIR": str(settings.VAR_DIR),
+        "EMAIL_URL": "consolemail://",
+        "LOG_FORMAT": "plain",
+    }
+    with log.open("ab") as output:
+        return subprocess.Popen(  # noqa: S603 — our own interpreter and app
+            [sys.executable, "-m", "celery", "-A", "itsm", *arguments],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def stop(process: subprocess.Popen[bytes], *, kill: bool = False) -> None:
+    """SIGTERM (warm shutdown) or SIGKILL the whole process group, and wait for it."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGKILL if kill else signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 60.0, interval: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()

@@ -1,0 +1,194 @@
+"""The clock in real processes: a Celery worker (and beat, the sweeper) against the real broker.
+
+CI runs this on Redis + PostgreSQL and again on the file-system broker + SQLite.
+"""
+
+import datetime as dt
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+from django.db.models import Count
+from django.utils import timezone
+
+from escalation.models import EscalationLevel, EscalationPolicy, Notification, Timer, TimerFiring
+from escalation.timers import arm_timer
+from incidents import lifecycle
+from incidents.models import Incident
+from itsm.celery import app as celery_app
+from tests.processes import start_celery, stop, wait_for
+
+pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def clean_queue() -> None:
+    # Wake-ups left by earlier tests point at rows that no longer exist; clear them first.
+    celery_app.control.purge()
+
+
+@pytest.fixture
+def worker(clean_queue: None, tmp_path: Path) -> Iterator[Any]:
+    process = start_celery("worker", "--concurrency=2", "--without-mingle", "--without-gossip", log=tmp_path / "w.log")
+    yield process
+    stop(process)
+
+
+@pytest.fixture
+def two_level_policy(make_user: Any, service: Any) -> EscalationPolicy:
+    policy = EscalationPolicy.objects.create(name="Payments", is_default=True)
+    for position, name in ((1, "first"), (2, "second")):
+        user = make_user("agent", username=name)
+        user.email = f"{name}@example.com"
+        user.save()
+        level = EscalationLevel.objects.create(policy=policy, position=position, escalate_after=dt.timedelta(minutes=1))
+        level.users.add(user)
+    return policy
+
+
+def pages(incident: Incident) -> list[tuple[str, int | None, str]]:
+    rows = Notification.objects.filter(incident=incident).select_related("user").order_by("id")
+    return [(n.user.username if n.user else "", n.level, n.status) for n in rows]
+
+
+def test_unacknowledged_p1_pages_level_1_then_level_2_then_stops_on_acknowledge(
+    worker: Any, two_level_policy: EscalationPolicy, make_incident: Any, agent: Any
+) -> None:
+    incident = make_incident(impact="high", urgency="high")
+
+    # Level 1 is due at once: the worker fires it from the wake-up sent on commit and sends the email.
+    assert wait_for(lambda: pages(incident) == [("first", 1, "sent")], timeout=30)
+    second = Timer.objects.get(incident=incident, purpose="escalation_step", level=1)
+    assert second.fired_at is None
+    # The policy waits a minute before level 2; bring that deadline to a few seconds from now
+    # the way a deadline always moves (a new version), so the test does not sleep a minute.
+    due = timezone.now() + dt.timedelta(seconds=3)
+    arm_timer(incident=incident, purpose="escalation_step", clock=second.clock, level=1, due_at=due)
+
+    assert wait_for(lambda: len(pages(incident)) == 2, timeout=30)
+    fired = Timer.objects.get(pk=second.pk)
+    assert fired.fired_at is not None
+    assert fired.fired_at >= due
+    assert wait_for(lambda: pages(incident) == [("first", 1, "sent"), ("second", 2, "sent")], timeout=30)
+
+    lifecycle.acknowledge_incident(incident=incident, actor=agent)
+    third = Timer.objects.get(incident=incident, purpose="escalation_step", level=1)
+    assert third.cancelled_at is None  # already fired; nothing left to cancel on a two-level policy
+    assert not Timer.objects.filter(
+        incident=incident, purpose="escalation_step", fired_at=None, cancelled_at=None
+    ).exists()
+    assert pages(incident) == [("first", 1, "sent"), ("second", 2, "sent")]
+
+
+def test_acknowledging_before_level_2_means_level_2_never_pages(
+    worker: Any, two_level_policy: EscalationPolicy, make_incident: Any, agent: Any
+) -> None:
+    incident = make_incident(impact="high", urgency="high")
+    assert wait_for(lambda: pages(incident) == [("first", 1, "sent")], timeout=30)
+    second = Timer.objects.get(incident=incident, purpose="escalation_step", level=1)
+    arm_timer(
+        incident=incident,
+        purpose="escalation_step",
+        clock=second.clock,
+        level=1,
+        due_at=timezone.now() + dt.timedelta(seconds=2),
+    )
+    lifecycle.acknowledge_incident(incident=incident, actor=agent)
+
+    # The wake-up for level 2 still arrives; it finds the step cancelled and does nothing.
+    assert not wait_for(lambda: len(pages(incident)) > 1, timeout=6)
+    assert Timer.objects.get(pk=second.pk).cancelled_at is not None
+
+
+def _burst(make_incident: Any, count: int) -> list[int]:
+    return [make_incident(title=f"Burst {i}", impact="high", urgency="high").pk for i in range(count)]
+
+
+def _fired_steps(ids: list[int]) -> dict[int, int]:
+    rows = (
+        TimerFiring.objects.filter(incident_id__in=ids, purpose="escalation_step")
+        .values("incident_id")
+        .annotate(n=Count("id"))
+    )
+    return {row["incident_id"]: row["n"] for row in rows}
+
+
+def _assert_exactly_once(ids: list[int]) -> None:
+    assert _fired_steps(ids) == dict.fromkeys(ids, 1)
+    per_incident = Notification.objects.filter(incident_id__in=ids).values("incident_id").annotate(n=Count("id"))
+    assert {row["incident_id"]: row["n"] for row in per_incident} == dict.fromkeys(ids, 1)
+    assert not Timer.objects.filter(
+        incident_id__in=ids, purpose="escalation_step", level=0, fired_at=None, cancelled_at=None
+    ).exists()
+
+
+@pytest.fixture
+def one_level_policy(make_user: Any) -> EscalationPolicy:
+    policy = EscalationPolicy.objects.create(name="Burst", is_default=True)
+    user = make_user("agent", username="pager")
+    user.email = "pager@example.com"
+    user.save()
+    EscalationLevel.objects.create(policy=policy, position=1).users.add(user)
+    return policy
+
+
+def test_worker_killed_mid_burst_loses_nothing_and_doubles_nothing(
+    clean_queue: None, one_level_policy: EscalationPolicy, make_incident: Any, tmp_path: Path
+) -> None:
+    first = start_celery("worker", "--concurrency=2", "--without-mingle", "--without-gossip", log=tmp_path / "a.log")
+    beat = None
+    try:
+        ids = _burst(make_incident, 150)
+        assert wait_for(lambda: len(_fired_steps(ids)) >= 10, timeout=60)
+        stop(first, kill=True)  # SIGKILL, mid-burst: tasks in flight die with it
+        fired_when_killed = len(_fired_steps(ids))
+        assert fired_when_killed < len(ids)
+
+        # A new worker, and beat for the sweeper: the database says what is still due.
+        second = start_celery(
+            "worker", "--concurrency=2", "--without-mingle", "--without-gossip", log=tmp_path / "b.log"
+        )
+        beat = start_celery("beat", f"--schedule={tmp_path / 'beat-schedule'}", log=tmp_path / "beat.log")
+        assert wait_for(lambda: len(_fired_steps(ids)) == len(ids), timeout=120)
+        stop(second)
+    finally:
+        stop(first, kill=True)
+        if beat is not None:
+            stop(beat)
+    _assert_exactly_once(ids)
+
+
+def _redis_server() -> tuple[str, int] | None:
+    url = os.environ.get("REDIS_URL", "")
+    parsed = urlparse(url)
+    if parsed.scheme != "redis" or parsed.hostname not in ("127.0.0.1", "localhost"):
+        return None
+    return parsed.hostname, parsed.port or 6379
+
+
+@pytest.mark.skipif(_redis_server() is None, reason="needs the local Redis broker (CI's Redis pass)")
+def test_redis_restart_mid_burst_loses_nothing_and_doubles_nothing(
+    clean_queue: None, one_level_policy: EscalationPolicy, make_incident: Any, tmp_path: Path
+) -> None:
+    host, port = _redis_server() or ("127.0.0.1", 6379)
+    worker_process = start_celery(
+        "worker", "--concurrency=2", "--without-mingle", "--without-gossip", log=tmp_path / "w.log"
+    )
+    beat = start_celery("beat", f"--schedule={tmp_path / 'beat-schedule'}", log=tmp_path / "beat.log")
+    try:
+        ids = _burst(make_incident, 150)
+        assert wait_for(lambda: len(_fired_steps(ids)) >= 10, timeout=60)
+        # Redis goes away with everything queued in it (it keeps nothing on disk here).
+        subprocess.run(["redis-cli", "-h", host, "-p", str(port), "shutdown", "nosave"], check=False, timeout=30)  # noqa: S603, S607
+        assert len(_fired_steps(ids)) < len(ids)
+        start_redis = ["redis-server", "--daemonize", "yes", "--bind", host, "--port", str(port), "--save", ""]
+        subprocess.run(start_redis, check=True, timeout=30)  # noqa: S603, S607 — the machine's Redis, by name
+        assert wait_for(lambda: len(_fired_steps(ids)) == len(ids), timeout=120)
+    finally:
+        stop(worker_process)
+        stop(beat)
+    _assert_exactly_once(ids)
