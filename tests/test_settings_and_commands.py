@@ -95,8 +95,18 @@ def test_create_api_token_for_unknown_user_fails() -> None:
 
 @pytest.mark.django_db
 def test_demo_data_covers_every_state_and_is_idempotent() -> None:
+    from escalation.models import EscalationPolicy, OnCallSchedule
+
     call_command("load_demo_data", stdout=StringIO())
-    counts = (Incident.objects.count(), Service.objects.count(), Team.objects.count())
+    counts = (
+        Incident.objects.count(),
+        Service.objects.count(),
+        Team.objects.count(),
+        EscalationPolicy.objects.count(),
+        OnCallSchedule.objects.count(),
+    )
+    assert counts[1:] == (6, 4, 4, 4)
+    assert not Service.objects.filter(escalation_policy=None).exists()
     states = set(Incident.objects.values_list("state", flat=True))
     assert states == {"new", "acknowledged", "investigating", "on_hold", "mitigated", "resolved", "closed", "cancelled"}
     seeds = dict(Incident.objects.values_list("title", "priority"))
@@ -106,7 +116,13 @@ def test_demo_data_covers_every_state_and_is_idempotent() -> None:
     assert seeds["Shipment tracking updates arrive late"] == "P3"
 
     call_command("load_demo_data", stdout=StringIO())
-    assert (Incident.objects.count(), Service.objects.count(), Team.objects.count()) == counts
+    assert (
+        Incident.objects.count(),
+        Service.objects.count(),
+        Team.objects.count(),
+        EscalationPolicy.objects.count(),
+        OnCallSchedule.objects.count(),
+    ) == counts
 
 
 @pytest.mark.django_db

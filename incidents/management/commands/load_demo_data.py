@@ -13,7 +13,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from escalation.models import Team
+from escalation.models import EscalationLevel, EscalationPolicy, LayerParticipant, OnCallSchedule, RotationLayer, Team
 from incidents import lifecycle, postmortems, services
 from incidents.choices import Category, Criticality, Source
 from incidents.models import Incident, Service
@@ -191,6 +191,7 @@ class Command(BaseCommand):
         users = self._users()
         teams = self._teams(users)
         self._services(teams)
+        self._on_call(teams, users)
         total = len(INCIDENTS)
         for index, spec in enumerate(INCIDENTS, start=1):
             made = self._incident(spec, users, teams)
@@ -240,6 +241,38 @@ class Command(BaseCommand):
                 },
             )
         self.stdout.write(f"services: {len(SERVICES)}")
+
+    def _on_call(self, teams: dict[str, Team], users: dict[str, Any]) -> None:
+        """A weekly rota per team and an escalation policy per team: on-call first, then the managers."""
+        for slug, _name, members, _managers in TEAMS:
+            team = teams[slug]
+            schedule, created = OnCallSchedule.objects.get_or_create(
+                team=team, name="Primary", defaults={"time_zone": "Asia/Jakarta"}
+            )
+            if created:
+                layer = RotationLayer.objects.create(
+                    schedule=schedule,
+                    name="Weekly",
+                    start_date=dt.date(2026, 1, 5),
+                    handoff_time=dt.time(9),
+                    rotation_length=dt.timedelta(days=7),
+                )
+                for position, member in enumerate(members, start=1):
+                    LayerParticipant.objects.create(layer=layer, user=users[member], position=position)
+            policy, created = EscalationPolicy.objects.get_or_create(
+                name=f"{team.name} escalation", defaults={"repeat_count": 1, "is_default": slug == "platform"}
+            )
+            if created:
+                on_call = EscalationLevel.objects.create(
+                    policy=policy, position=1, escalate_after=dt.timedelta(minutes=5)
+                )
+                on_call.oncall_teams.add(team)
+                managers = EscalationLevel.objects.create(
+                    policy=policy, position=2, escalate_after=dt.timedelta(minutes=10)
+                )
+                managers.manager_teams.add(team)
+            Service.objects.filter(owner_team=team, escalation_policy=None).update(escalation_policy=policy)
+        self.stdout.write("on-call schedules and escalation policies: one per team")
 
     def _incident(self, spec: dict[str, Any], users: dict[str, Any], teams: dict[str, Team]) -> bool:
         if Incident.objects.filter(title=spec["title"]).exists():
