@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.db import connection
+from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -86,6 +87,22 @@ def manager(make_user: Callable[..., Any]) -> Any:
 @pytest.fixture
 def admin_user(make_user: Callable[..., Any]) -> Any:
     return make_user(None, username="root", superuser=True)
+
+
+@pytest.fixture
+def staff_admin(make_user: Callable[..., Any]) -> Any:
+    user = make_user(None, username="backoffice-root", superuser=True)
+    user.is_staff = True
+    user.save()
+    return user
+
+
+@pytest.fixture
+def root_client(staff_admin: Any) -> Client:
+    """A logged-in superuser in the back office."""
+    client = Client()
+    client.force_login(staff_admin)
+    return client
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import pytest
 from django import forms
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.auth.models import Group, Permission
-from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.db.models import Model
@@ -23,26 +22,11 @@ from incidents.choices import EntryKind
 from incidents.models import Attachment, Incident, PostMortem, Service, TimelineEntry
 from incidents.postmortems import write_postmortem
 from incidents.roles import AGENT, INCIDENT_MANAGER
+from tests.admin_helpers import admin_url, message_texts
 
 pytestmark = pytest.mark.django_db
 
 MODELS: list[type[Model]] = [Service, Incident, TimelineEntry, Attachment, PostMortem, Team]
-
-
-def admin_url(model: type[Model], view: str, *args: Any) -> str:
-    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
-
-
-def message_texts(response: Any) -> list[str]:
-    return [str(message) for message in get_messages(response.wsgi_request)]
-
-
-@pytest.fixture
-def staff_admin(make_user: Any) -> Any:
-    user = make_user(None, username="backoffice-root", superuser=True)
-    user.is_staff = True
-    user.save()
-    return user
 
 
 @pytest.fixture
@@ -52,13 +36,6 @@ def staff_agent(make_user: Any) -> Any:
     user.is_staff = True
     user.save()
     return user
-
-
-@pytest.fixture
-def root_client(staff_admin: Any) -> Client:
-    client = Client()
-    client.force_login(staff_admin)
-    return client
 
 
 @pytest.fixture

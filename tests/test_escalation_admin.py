@@ -17,7 +17,6 @@ from django.db import connection
 from django.db.models import Model
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
 from django.utils import timezone
 
 from escalation.models import (
@@ -48,6 +47,7 @@ from escalation.models import (
     WorkingPeriod,
 )
 from incidents.models import Incident, Service
+from tests.admin_helpers import admin_url, message_texts
 
 pytestmark = pytest.mark.django_db
 
@@ -63,29 +63,6 @@ CONFIGURATION: list[type[Model]] = [
     NotificationRule,
 ]
 RECORDS: list[type[Model]] = [SlaClock, Timer, TimerFiring, EscalationRun, Notification]
-
-
-def admin_url(model: type[Model], view: str, *args: Any) -> str:
-    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}", args=args)
-
-
-def message_texts(response: Any) -> list[str]:
-    return [str(message) for message in response.context["messages"]] if response.context else []
-
-
-@pytest.fixture
-def staff_admin(make_user: Any) -> Any:
-    user = make_user(None, username="escalation-root", superuser=True)
-    user.is_staff = True
-    user.save()
-    return user
-
-
-@pytest.fixture
-def root_client(staff_admin: Any) -> Client:
-    client = Client()
-    client.force_login(staff_admin)
-    return client
 
 
 @pytest.fixture
