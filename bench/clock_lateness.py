@@ -1,18 +1,19 @@
-"""How late does the clock fire? 10,000 open incidents on timers, a real worker and beat.
+"""How late does the clock fire? 10,000 open incidents on timers, real workers and beat.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/itsm_bench \
-    REDIS_URL=redis://127.0.0.1:6379/14 \
-    .venv/bin/python bench/clock_lateness.py --incidents 10000 --window 300
+    REDIS_URL=redis://127.0.0.1:6379/14 CELERY_QUEUE=bench \
+    .venv/bin/python bench/clock_lateness.py --incidents 10000 --moved 1000 --window 300
 
-1. Migrate a database of its own and open N P3 incidents through the domain
-   functions (each with acknowledge and resolve clocks: 4 timers apiece).
-2. Start a Celery worker and beat (the sweeper) as separate processes.
-3. Move every incident's acknowledge-warning deadline to a moment spread
-   evenly over the next `window` seconds, the way deadlines always move
+1. Migrate a database of its own, empty it, and open N P3 incidents through
+   the domain functions (acknowledge and resolve clocks: 4 timers apiece).
+2. Start the workers as production runs them — one on the default queue
+   (deliveries), one on the clock's queue — and beat (the sweeper).
+3. Move `--moved` of the acknowledge-warning deadlines to moments spread
+   evenly over the next `--window` seconds, the way deadlines always move
    (`arm_timer`: a new version, a wake-up enqueued on commit). Each warning
    that fires starts an escalation whose first step is due at once and pages.
-4. When all have fired, read the lateness (fired_at − due_at) of every
-   firing from the database, and time the sweeper's pass over the pending rows.
+4. When all have fired, read the lateness (fired_at − due_at) of every firing
+   from the database, and time the sweeper's pass over the pending rows.
 """
 
 import argparse
@@ -57,7 +58,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--incidents", type=int, default=10_000)
     parser.add_argument("--window", type=int, default=300, help="seconds over which the deadlines are spread")
-    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--moved", type=int, default=1_000, help="how many deadlines to bring into the window")
+    parser.add_argument("--concurrency", type=int, default=2, help="processes of the delivery worker")
+    parser.add_argument("--clock-concurrency", type=int, default=2, help="processes of the clock worker")
     arguments = parser.parse_args()
 
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
@@ -68,6 +71,7 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.contrib.auth.models import Group, User
     from django.core.management import call_command
     from django.db import connection, transaction
@@ -107,10 +111,36 @@ def main() -> None:
     celery = [sys.executable, "-m", "celery", "-A", "itsm"]
     processes = [
         subprocess.Popen(  # noqa: S603
-            [*celery, "worker", f"--concurrency={arguments.concurrency}", "--without-mingle", "--without-gossip"],
+            [
+                *celery,
+                "worker",
+                f"--concurrency={arguments.concurrency}",
+                "--without-mingle",
+                "--without-gossip",
+                "-Q",
+                settings.CELERY_TASK_DEFAULT_QUEUE,
+            ],
             cwd=ROOT,
             env=env,
             stdout=(logs / "worker.log").open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        ),  # fmt: skip
+        subprocess.Popen(  # noqa: S603
+            [
+                *celery,
+                "worker",
+                f"--concurrency={arguments.clock_concurrency}",
+                "--without-mingle",
+                "--without-gossip",
+                "-Q",
+                settings.CELERY_CLOCK_QUEUE,
+                "-n",
+                "clock@%h",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=(logs / "clock.log").open("wb"),
             stderr=subprocess.STDOUT,
             start_new_session=True,
         ),  # fmt: skip
@@ -125,7 +155,11 @@ def main() -> None:
     ]
     try:
         time.sleep(5)
-        warnings = list(Timer.objects.filter(purpose="sla_warning", clock="acknowledge").select_related("incident"))
+        warnings = list(
+            Timer.objects.filter(purpose="sla_warning", clock="acknowledge").select_related("incident")[
+                : arguments.moved
+            ]
+        )
         begin = timezone.now() + dt.timedelta(seconds=10)
         step = dt.timedelta(seconds=arguments.window) / len(warnings)
         for first in range(0, len(warnings), batch):

@@ -134,6 +134,13 @@ else:
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Installations (or test runs) that share one Redis keep apart by queue name.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
+# The clock's wake-ups have a queue of their own, so a backlog of deliveries
+# (or anything else) never holds back a deadline. Workers consume both.
+CELERY_CLOCK_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.clock"
+CELERY_TASK_ROUTES = {
+    "escalation.fire_timer": {"queue": CELERY_CLOCK_QUEUE},
+    "escalation.sweep_timers": {"queue": CELERY_CLOCK_QUEUE},
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

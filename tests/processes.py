@@ -35,6 +35,9 @@ def start_celery(*arguments: str, log: Path) -> subprocess.Popen[bytes]:
         "EMAIL_URL": "consolemail://",
         "LOG_FORMAT": "plain",
     }
+    if arguments[0] == "worker" and "-Q" not in arguments:
+        # Like the product's workers: the default queue and the clock's.
+        arguments = (*arguments, "-Q", f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.CELERY_CLOCK_QUEUE}")
     with log.open("ab") as output:
         return subprocess.Popen(  # noqa: S603 — our own interpreter and app
             [sys.executable, "-m", "celery", "-A", "itsm", *arguments],
