@@ -160,7 +160,8 @@ def main() -> None:
                 : arguments.moved
             ]
         )
-        begin = timezone.now() + dt.timedelta(seconds=10)
+        # Moving the rows takes a while (about 5 ms each); no deadline may fall before its move commits.
+        begin = timezone.now() + dt.timedelta(seconds=10 + len(warnings) / 150)
         step = dt.timedelta(seconds=arguments.window) / len(warnings)
         for first in range(0, len(warnings), batch):
             with transaction.atomic():
@@ -174,7 +175,7 @@ def main() -> None:
         print(f"moved {len(warnings)} deadlines into the next {arguments.window} s; waiting …", flush=True)
 
         expected = 2 * len(warnings)  # each warning, and the escalation step it starts
-        deadline = time.monotonic() + arguments.window + 300
+        deadline = time.monotonic() + arguments.window + len(warnings) / 150 + 300
         while time.monotonic() < deadline:
             done = TimerFiring.objects.filter(purpose__in=["sla_warning", "escalation_step"]).count()
             if done >= expected:

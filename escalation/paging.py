@@ -35,7 +35,7 @@ from escalation.models import (
     TimerPurpose,
 )
 from escalation.oncall import oncall_user_at
-from escalation.timers import arm_timer, disarm_timers, on_fire
+from escalation.timers import arm_timer, disarm_timers, fire_timer, on_fire
 from incidents.choices import EntryKind, Priority, Visibility
 from incidents.lifecycle import lock_incident
 from incidents.models import Incident
@@ -79,11 +79,15 @@ def active_run(incident: Incident) -> EscalationRun | None:
     return EscalationRun.objects.filter(incident=incident, stopped_at__isnull=True).first()
 
 
-def start_escalation(*, incident: Incident, trigger: str, detail: str = "") -> EscalationRun | None:
+def start_escalation(
+    *, incident: Incident, trigger: str, detail: str = "", page_now: bool = False
+) -> EscalationRun | None:
     """Start paging by the incident's policy, unless an escalation is already running.
 
     Every step is armed now: step k fires after the delays of the steps
-    before it, and the first one at once.
+    before it, and the first one at once — by its wake-up, or right here with
+    `page_now` (for callers already in a worker, such as a firing SLA timer,
+    so level 1 is paged in the same transaction instead of a queue later).
     """
     if incident.acknowledged_at is not None and trigger != EscalationTrigger.MANUAL:
         return None
@@ -107,8 +111,12 @@ def start_escalation(*, incident: Incident, trigger: str, detail: str = "") -> E
     )
     due = now
     levels = snapshot["levels"]
+    first = None
     for step in range(len(levels) * (snapshot["repeat"] + 1)):
-        arm_timer(incident=incident, purpose=TimerPurpose.ESCALATION_STEP, clock=run.clock, level=step, due_at=due)
+        timer = arm_timer(
+            incident=incident, purpose=TimerPurpose.ESCALATION_STEP, clock=run.clock, level=step, due_at=due
+        )
+        first = first or timer
         due += dt.timedelta(seconds=levels[step % len(levels)]["escalate_after"])
     record_entry(
         incident=incident,
@@ -118,6 +126,8 @@ def start_escalation(*, incident: Incident, trigger: str, detail: str = "") -> E
         % {"policy": policy.name, "trigger": EscalationTrigger(trigger).label},
         data={"escalation": run.pk, "event": "started", "trigger": trigger},
     )
+    if page_now and first is not None:
+        fire_timer(timer_id=first.pk)
     return run
 
 

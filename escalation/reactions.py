@@ -53,7 +53,7 @@ def _escalate_for(clock: SlaClock, trigger: str) -> None:
     """An at-risk acknowledge clock starts paging; a resolve clock pages the next tier once."""
     incident = clock.incident
     if clock.kind == ClockKind.ACKNOWLEDGE:
-        paging.start_escalation(incident=incident, trigger=trigger, detail=clock.kind)
+        paging.start_escalation(incident=incident, trigger=trigger, detail=clock.kind, page_now=True)
         return
     paging.page_next_tier(incident=incident, reason=f"{clock.kind}-{trigger}")
 

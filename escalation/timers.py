@@ -85,7 +85,9 @@ def _wake_on_commit(timer: Timer) -> None:
 
         fire_timer_task.apply_async(args=(timer_id, version), eta=eta)
 
-    transaction.on_commit(wake)
+    # Robust: a broker that is down must not turn a committed change into an
+    # error for the caller; the sweeper fires the deadline all the same.
+    transaction.on_commit(wake, robust=True)
 
 
 def fire_timer(*, timer_id: int, version: int | None = None) -> bool:
