@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from escalation.api.profile import MyContactMethodViewSet, MyNotificationRuleViewSet
 from escalation.api.views import TeamViewSet
 from incidents.api.views import IncidentViewSet, ServiceViewSet
 from itsm.health import healthz
@@ -12,6 +13,8 @@ router = DefaultRouter()
 router.register("incidents", IncidentViewSet, basename="incident")
 router.register("services", ServiceViewSet, basename="service")
 router.register("teams", TeamViewSet, basename="team")
+router.register("me/contact-methods", MyContactMethodViewSet, basename="my-contact-method")
+router.register("me/notification-rules", MyNotificationRuleViewSet, basename="my-notification-rule")
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
