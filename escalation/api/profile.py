@@ -4,8 +4,9 @@ Everyone manages only their own contact methods and notification rules; the
 objects of other people do not exist for them (404, not 403).
 """
 
-from typing import Any
+from typing import Any, cast
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils.translation import gettext as _
@@ -63,6 +64,11 @@ class NotificationRuleSerializer(serializers.ModelSerializer):
         return delay
 
 
+def _me(request: Request) -> User:
+    # IsAuthenticated has already turned anonymous requests away.
+    return cast(User, request.user)
+
+
 class IdPagination(CursorPagination):
     ordering = "id"
 
@@ -75,7 +81,7 @@ class MyContactMethodViewSet(viewsets.ModelViewSet):
     filter_backends: list[Any] = []
 
     def get_queryset(self) -> QuerySet[ContactMethod]:
-        return ContactMethod.objects.filter(user_id=self.request.user.pk)
+        return ContactMethod.objects.filter(user=_me(self.request))
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer]:
         return NewContactMethodSerializer if self.action == "create" else ContactMethodSerializer
@@ -103,7 +109,7 @@ class MyNotificationRuleViewSet(viewsets.ModelViewSet):
     filter_backends: list[Any] = []
 
     def get_queryset(self) -> QuerySet[NotificationRule]:
-        return NotificationRule.objects.filter(user_id=self.request.user.pk)
+        return NotificationRule.objects.filter(user=_me(self.request))
 
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         serializer.save(user=self.request.user)
