@@ -134,6 +134,13 @@ def fire_timer(*, timer_id: int, version: int | None = None) -> bool:
     return True
 
 
+def overdue_timer_count() -> int:
+    """Timers due longer than OVERDUE_ALARM ago and still unfired: the wake-ups are not keeping up."""
+    return Timer.objects.filter(
+        fired_at__isnull=True, cancelled_at__isnull=True, due_at__lte=timezone.now() - OVERDUE_ALARM
+    ).count()
+
+
 def sweep_due_timers(*, batch: int = SWEEP_BATCH) -> int:
     """Fire every due timer the ETA wake-ups missed; returns how many this call fired.
 
@@ -161,9 +168,7 @@ def sweep_due_timers(*, batch: int = SWEEP_BATCH) -> int:
                     logger.exception("firing timer %s failed", timer_id)
         if not rows or fired == fired_before:
             break
-    overdue = Timer.objects.filter(
-        fired_at__isnull=True, cancelled_at__isnull=True, due_at__lte=timezone.now() - OVERDUE_ALARM
-    ).count()
+    overdue = overdue_timer_count()
     if overdue:
         logger.error("%d timers are overdue by more than %s and not fired", overdue, OVERDUE_ALARM)
     return fired

@@ -89,4 +89,16 @@ def test_openapi_schema_and_docs(agent: Any, api: Any, client: Any) -> None:
 def test_healthz_reports_database_and_broker(client: Any) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok", "overdue_timers": 0}
+
+
+@pytest.mark.django_db
+def test_healthz_reports_overdue_timers(client: Any, make_incident: Any) -> None:
+    import datetime as dt
+
+    import time_machine
+
+    with time_machine.travel(dt.datetime.now(tz=dt.UTC) - dt.timedelta(hours=1), tick=False):
+        make_incident(impact="high", urgency="high")  # its acknowledge warning and breach are long past due
+    response = client.get("/healthz")
+    assert (response.status_code, response.json()["overdue_timers"]) == (200, 2)
