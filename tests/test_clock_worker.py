@@ -13,16 +13,15 @@ from urllib.parse import urlparse
 
 import pytest
 from django.db.models import Count
-from django.utils import timezone
 
 from escalation.models import EscalationLevel, EscalationPolicy, Notification, Timer, TimerFiring
-from escalation.timers import arm_timer
 from incidents import lifecycle
 from incidents.models import Incident
 from itsm.celery import app as celery_app
 from tests.processes import start_celery, stop, wait_for
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
+LEVEL_DELAY = dt.timedelta(seconds=4)
 
 
 @pytest.fixture
@@ -40,12 +39,13 @@ def worker(clean_queue: None, tmp_path: Path) -> Iterator[Any]:
 
 @pytest.fixture
 def two_level_policy(make_user: Any, service: Any) -> EscalationPolicy:
+    """Level 1, then level 2 four seconds later (real policies wait minutes; the mechanism is the same)."""
     policy = EscalationPolicy.objects.create(name="Payments", is_default=True)
     for position, name in ((1, "first"), (2, "second")):
         user = make_user("agent", username=name)
         user.email = f"{name}@example.com"
         user.save()
-        level = EscalationLevel.objects.create(policy=policy, position=position, escalate_after=dt.timedelta(minutes=1))
+        level = EscalationLevel.objects.create(policy=policy, position=position, escalate_after=LEVEL_DELAY)
         level.users.add(user)
     return policy
 
@@ -62,26 +62,18 @@ def test_unacknowledged_p1_pages_level_1_then_level_2_then_stops_on_acknowledge(
 
     # Level 1 is due at once: the worker fires it from the wake-up sent on commit and sends the email.
     assert wait_for(lambda: pages(incident) == [("first", 1, "sent")], timeout=30)
-    second = Timer.objects.get(incident=incident, purpose="escalation_step", level=1)
-    assert second.fired_at is None
-    # The policy waits a minute before level 2; bring that deadline to a few seconds from now
-    # the way a deadline always moves (a new version), so the test does not sleep a minute.
-    due = timezone.now() + dt.timedelta(seconds=3)
-    arm_timer(incident=incident, purpose="escalation_step", clock=second.clock, level=1, due_at=due)
-
-    assert wait_for(lambda: len(pages(incident)) == 2, timeout=30)
-    fired = Timer.objects.get(pk=second.pk)
-    assert fired.fired_at is not None
-    assert fired.fired_at >= due
     assert wait_for(lambda: pages(incident) == [("first", 1, "sent"), ("second", 2, "sent")], timeout=30)
+    first, second = TimerFiring.objects.filter(incident=incident, purpose="escalation_step").order_by("level")
+    assert second.due_at - first.due_at == LEVEL_DELAY
+    assert second.fired_at >= second.due_at
+    assert (second.fired_at - second.due_at).total_seconds() < 2
 
     lifecycle.acknowledge_incident(incident=incident, actor=agent)
-    third = Timer.objects.get(incident=incident, purpose="escalation_step", level=1)
-    assert third.cancelled_at is None  # already fired; nothing left to cancel on a two-level policy
-    assert not Timer.objects.filter(
-        incident=incident, purpose="escalation_step", fired_at=None, cancelled_at=None
-    ).exists()
-    assert pages(incident) == [("first", 1, "sent"), ("second", 2, "sent")]
+    # Level 1 again (the policy's repeat) never comes: every remaining step is cancelled.
+    assert not wait_for(lambda: len(pages(incident)) > 2, timeout=LEVEL_DELAY.total_seconds() + 3)
+    remaining = Timer.objects.filter(incident=incident, purpose="escalation_step", fired_at=None)
+    assert remaining.exists() == (two_level_policy.repeat_count > 0)
+    assert not remaining.filter(cancelled_at=None).exists()
 
 
 def test_acknowledging_before_level_2_means_level_2_never_pages(
@@ -89,19 +81,12 @@ def test_acknowledging_before_level_2_means_level_2_never_pages(
 ) -> None:
     incident = make_incident(impact="high", urgency="high")
     assert wait_for(lambda: pages(incident) == [("first", 1, "sent")], timeout=30)
-    second = Timer.objects.get(incident=incident, purpose="escalation_step", level=1)
-    arm_timer(
-        incident=incident,
-        purpose="escalation_step",
-        clock=second.clock,
-        level=1,
-        due_at=timezone.now() + dt.timedelta(seconds=2),
-    )
     lifecycle.acknowledge_incident(incident=incident, actor=agent)
 
-    # The wake-up for level 2 still arrives; it finds the step cancelled and does nothing.
-    assert not wait_for(lambda: len(pages(incident)) > 1, timeout=6)
-    assert Timer.objects.get(pk=second.pk).cancelled_at is not None
+    # The wake-up for level 2 still arrives at its time; it finds the step cancelled and does nothing.
+    assert not wait_for(lambda: len(pages(incident)) > 1, timeout=LEVEL_DELAY.total_seconds() + 3)
+    second = Timer.objects.get(incident=incident, purpose="escalation_step", level=1)
+    assert (second.fired_at, second.cancelled_at is not None) == (None, True)
 
 
 def _burst(make_incident: Any, count: int) -> list[int]:

@@ -508,7 +508,7 @@ class Migration(migrations.Migration):
                 'verbose_name': 'escalation level',
                 'verbose_name_plural': 'escalation levels',
                 'ordering': ['policy', 'position'],
-                'constraints': [models.UniqueConstraint(fields=('policy', 'position'), name='escalation_level_position'), models.CheckConstraint(condition=models.Q(('escalate_after__gte', datetime.timedelta(seconds=60))), name='escalation_delay_minimum')],
+                'constraints': [models.UniqueConstraint(fields=('policy', 'position'), name='escalation_level_position'), models.CheckConstraint(condition=models.Q(('escalate_after__gte', datetime.timedelta(0))), name='escalation_delay_not_negative')],
             },
         ),
         migrations.AddConstraint(

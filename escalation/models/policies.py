@@ -55,8 +55,9 @@ class EscalationLevel(models.Model):
         verbose_name_plural = _("escalation levels")
         constraints = [
             models.UniqueConstraint(fields=["policy", "position"], name="escalation_level_position"),
+            # Zero is allowed: the next level is paged together with this one.
             models.CheckConstraint(
-                condition=models.Q(escalate_after__gte=dt.timedelta(minutes=1)), name="escalation_delay_minimum"
+                condition=models.Q(escalate_after__gte=dt.timedelta(0)), name="escalation_delay_not_negative"
             ),
         ]
 
