@@ -105,54 +105,27 @@ def main() -> None:
         f"opened {Incident.objects.count()} incidents with {pending} pending timers in {time.monotonic() - started:.0f} s"
     )
 
-    env = {**os.environ}
     logs = ROOT / "var" / "bench"
     logs.mkdir(parents=True, exist_ok=True)
-    celery = [sys.executable, "-m", "celery", "-A", "itsm"]
+
+    def celery(log: str, *command: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(  # noqa: S603 — our own interpreter and app
+            [sys.executable, "-m", "celery", "-A", "itsm", *command],
+            cwd=ROOT,
+            env={**os.environ},
+            stdout=(logs / log).open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    workers = ("--without-mingle", "--without-gossip")
     processes = [
-        subprocess.Popen(  # noqa: S603
-            [
-                *celery,
-                "worker",
-                f"--concurrency={arguments.concurrency}",
-                "--without-mingle",
-                "--without-gossip",
-                "-Q",
-                settings.CELERY_TASK_DEFAULT_QUEUE,
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=(logs / "worker.log").open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        ),  # fmt: skip
-        subprocess.Popen(  # noqa: S603
-            [
-                *celery,
-                "worker",
-                f"--concurrency={arguments.clock_concurrency}",
-                "--without-mingle",
-                "--without-gossip",
-                "-Q",
-                settings.CELERY_CLOCK_QUEUE,
-                "-n",
-                "clock@%h",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=(logs / "clock.log").open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        ),  # fmt: skip
-        subprocess.Popen(  # noqa: S603
-            [*celery, "beat", f"--schedule={logs / 'beat-schedule'}"],
-            cwd=ROOT,
-            env=env,
-            stdout=(logs / "beat.log").open("wb"),
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        ),  # fmt: skip
-    ]
+        celery("worker.log", "worker", f"--concurrency={arguments.concurrency}", *workers,
+               "-Q", settings.CELERY_TASK_DEFAULT_QUEUE),
+        celery("clock.log", "worker", f"--concurrency={arguments.clock_concurrency}", *workers,
+               "-Q", settings.CELERY_CLOCK_QUEUE, "-n", "clock@%h"),
+        celery("beat.log", "beat", f"--schedule={logs / 'beat-schedule'}"),
+    ]  # fmt: skip
     try:
         time.sleep(5)
         warnings = list(
