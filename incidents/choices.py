@@ -66,6 +66,7 @@ class EntryKind(models.TextChoices):
     FIELD_CHANGE = "field_change", _("Details changed")
     LINK = "link", _("Link")
     ATTACHMENT = "attachment", _("Attachment")
+    ALERT = "alert", _("Monitoring alert")
 
 
 class Criticality(models.TextChoices):
@@ -79,3 +80,49 @@ class PostMortemStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     IN_REVIEW = "in_review", _("In review")
     PUBLISHED = "published", _("Published")
+
+
+class IntegrationKind(models.TextChoices):
+    ALERTMANAGER = "alertmanager", _("Prometheus Alertmanager")
+    PAGERDUTY = "pagerduty", _("PagerDuty Events API v2")
+    GENERIC = "generic", _("Generic JSON webhook")
+
+
+class ResolveAction(models.TextChoices):
+    """What an alert that clears does to its incident once no other alert on it is firing."""
+
+    MITIGATE = "mitigate", _("Mark the incident mitigated")
+    RESOLVE = "resolve", _("Resolve the incident")
+    NOTE = "note", _("Only add a note to the timeline")
+
+
+class AlertAction(models.TextChoices):
+    TRIGGER = "trigger", _("Trigger")
+    ACKNOWLEDGE = "acknowledge", _("Acknowledge")
+    RESOLVE = "resolve", _("Resolve")
+
+
+class AlertStatus(models.TextChoices):
+    FIRING = "firing", _("Firing")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    RESOLVED = "resolved", _("Resolved")
+
+
+class Severity(models.TextChoices):
+    """The PagerDuty Common Event Format's severities, which Alertmanager setups mostly follow."""
+
+    CRITICAL = "critical", _("Critical")
+    ERROR = "error", _("Error")
+    WARNING = "warning", _("Warning")
+    INFO = "info", _("Info")
+
+
+class EventOutcome(models.TextChoices):
+    OPENED = "opened", _("Opened an incident")
+    JOINED = "joined", _("Joined an open incident")
+    REFIRED = "refired", _("Fired again")
+    REPEATED = "repeated", _("Repeat of what was known")
+    ACKNOWLEDGED = "acknowledged", _("Acknowledged")
+    RESOLVED = "resolved", _("Resolved")
+    DROPPED = "dropped", _("Dropped: no open alert")
+    FAILED = "failed", _("Failed")

@@ -44,6 +44,9 @@ _AGENT_PERMISSIONS = [
     "escalation.add_scheduleoverride",
     "incidents.add_postmortem",
     "incidents.change_postmortem",
+    # What monitoring said: alerts and their events, read-only.
+    "incidents.view_alert",
+    "incidents.view_alertevent",
 ]
 # Escalation configuration that incident managers own, with every right on it.
 _CONFIGURATION_MODELS = [
@@ -79,6 +82,8 @@ _MANAGER_PERMISSIONS = [
     "escalation.add_team",
     "escalation.change_team",
     "escalation.delete_team",
+    # Integrations are seen by managers; their keys are the admins' (DESIGN.md).
+    "incidents.view_integration",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -7,8 +7,10 @@ from django.utils import timezone
 
 from incidents.choices import State
 from incidents.exceptions import IncidentConflict, TransitionNotAllowed
+from incidents.intake.processing import process_pending_events
+from incidents.intake.wake import processor_woken
 from incidents.lifecycle import close_incident
-from incidents.models import Incident
+from incidents.models import AlertEvent, Incident
 from incidents.system import system_user
 
 logger = logging.getLogger(__name__)
@@ -36,3 +38,24 @@ def close_stale_resolved_incidents() -> int:
             continue
         closed += 1
     return closed
+
+
+@shared_task(
+    name="incidents.process_alert_events",
+    acks_late=True,
+    ignore_result=True,
+    time_limit=300,
+    soft_time_limit=240,
+)
+def process_alert_events() -> int:
+    """Process every pending alert event (woken by intake, and run by beat as the safety net)."""
+    processor_woken()
+    return process_pending_events(budget_seconds=180.0)
+
+
+@shared_task(name="incidents.purge_alert_events", acks_late=True, ignore_result=True, time_limit=600)
+def purge_alert_events() -> int:
+    """Delete processed alert events older than INTAKE_EVENT_RETENTION_DAYS; alerts keep their counts."""
+    cutoff = timezone.now() - dt.timedelta(days=settings.INTAKE_EVENT_RETENTION_DAYS)
+    deleted, _ = AlertEvent.objects.filter(processed_at__isnull=False, received_at__lt=cutoff).delete()
+    return deleted

@@ -160,6 +160,9 @@ CELERY_BEAT_SCHEDULE = {
     # The safety nets behind the precise wake-ups: due timers and due notifications.
     "sweep-timers": {"task": "escalation.sweep_timers", "schedule": 1.0, "options": {"expires": 5}},
     "sweep-notifications": {"task": "escalation.sweep_notifications", "schedule": 5.0, "options": {"expires": 15}},
+    # Alert events the request path's wake-up did not reach (broker away, a lost task).
+    "process-alert-events": {"task": "incidents.process_alert_events", "schedule": 2.0, "options": {"expires": 10}},
+    "purge-alert-events": {"task": "incidents.purge_alert_events", "schedule": 24 * 3600},
     "close-resolved-incidents": {
         "task": "incidents.tasks.close_stale_resolved_incidents",
         "schedule": 15 * 60,
@@ -214,6 +217,14 @@ SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 AUTO_CLOSE_RESOLVED_AFTER_HOURS = env_int("AUTO_CLOSE_RESOLVED_AFTER_HOURS", 72, minimum=0)
 # The account that background work acts as, so the audit trail names it.
 SYSTEM_USERNAME = "itsm-system"
+
+# --- Alert intake ---------------------------------------------------------
+# Larger bodies are refused with 413 (PagerDuty's own limit is 512 KB an event).
+INTAKE_MAX_BYTES = env_int("INTAKE_MAX_BYTES", 1024 * 1024, minimum=1024)
+# At most one wake-up of the alert processor per this many seconds from the request path.
+INTAKE_WAKE_SECONDS = env_int("INTAKE_WAKE_SECONDS", 2, minimum=1)
+# Processed events (each alert's log) are kept this long; alerts and incidents stay.
+INTAKE_EVENT_RETENTION_DAYS = env_int("INTAKE_EVENT_RETENTION_DAYS", 30, minimum=1)
 
 # --- REST API -------------------------------------------------------------
 REST_FRAMEWORK = {

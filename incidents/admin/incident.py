@@ -33,6 +33,7 @@ from incidents.admin.common import (
 )
 from incidents.admin.forms import IncidentAddForm, IncidentChangeForm
 from incidents.admin.incident_tools import IncidentToolsMixin
+from incidents.admin.intake import AlertInline
 from incidents.choices import Visibility
 from incidents.models import Attachment, Incident, PostMortem, TimelineEntry
 
@@ -254,7 +255,12 @@ class IncidentAdmin(
         return formfield
 
     def get_inlines(self, request: HttpRequest, obj: Incident | None) -> list[type[admin.options.InlineModelAdmin]]:
-        return list(self.inlines) if obj is not None else []
+        if obj is None:
+            return []
+        inlines: list[type[admin.options.InlineModelAdmin]] = list(self.inlines)
+        if obj.alerts.exists():
+            inlines.insert(0, AlertInline)
+        return inlines
 
     # --- Saving through the domain ----------------------------------------
 

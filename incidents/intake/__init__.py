@@ -1,0 +1,1 @@
+"""Alert intake: monitoring tools open, update and clear incidents through integrations."""
