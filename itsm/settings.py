@@ -221,8 +221,10 @@ SYSTEM_USERNAME = "itsm-system"
 # --- Alert intake ---------------------------------------------------------
 # Larger bodies are refused with 413 (PagerDuty's own limit is 512 KB an event).
 INTAKE_MAX_BYTES = env_int("INTAKE_MAX_BYTES", 1024 * 1024, minimum=1024)
-# At most one wake-up of the alert processor per this many seconds from the request path.
+# At most one wake-up of the alert processor per this many seconds from the request path,
+# where the cache that keeps count is shared by every process (Redis).
 INTAKE_WAKE_SECONDS = env_int("INTAKE_WAKE_SECONDS", 2, minimum=1)
+INTAKE_WAKE_SHARED = bool(REDIS_URL)
 # Processed events (each alert's log) are kept this long; alerts and incidents stay.
 INTAKE_EVENT_RETENTION_DAYS = env_int("INTAKE_EVENT_RETENTION_DAYS", 30, minimum=1)
 

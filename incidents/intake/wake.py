@@ -5,6 +5,11 @@ that is thousands of tasks that each find the work already done. A short
 flag in the cache lets one request per moment through; the processor clears
 it when it starts, and beat's periodic run is the safety net for a wake-up
 the broker lost.
+
+The flag only works in a cache the workers share (Redis). Without one (the
+embedded default keeps a cache per process) every request wakes the
+processor: the flag would stay set in the web process while the worker
+cleared its own copy.
 """
 
 import logging
@@ -18,11 +23,18 @@ WAKE_KEY = "itsm:intake-wake"
 
 
 def wake_processor() -> None:
+    if not settings.INTAKE_WAKE_SHARED:
+        _publish()
+        return
     try:
         if not cache.add(WAKE_KEY, 1, timeout=settings.INTAKE_WAKE_SECONDS):
             return
     except Exception:  # a cache outage must not cost the wake-up itself
         logger.warning("alert intake: the cache is not reachable; waking the processor anyway", exc_info=True)
+    _publish()
+
+
+def _publish() -> None:
     from incidents.tasks import process_alert_events
 
     process_alert_events.delay()
@@ -30,6 +42,8 @@ def wake_processor() -> None:
 
 def processor_woken() -> None:
     """Called by the processor as it starts, so events stored from now on wake it (or a successor) again."""
+    if not settings.INTAKE_WAKE_SHARED:
+        return
     try:
         cache.delete(WAKE_KEY)
     except Exception:
