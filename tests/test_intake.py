@@ -672,3 +672,22 @@ def test_concurrent_duplicate_triggers_open_one_incident(
     assert Incident.objects.count() == 2
     assert Alert.objects.count() == 2
     assert sorted(Alert.objects.values_list("event_count", flat=True)) == [8, 8]
+
+
+def test_the_api_lists_an_incidents_alerts_for_responders(
+    alertmanager: tuple[Integration, str], api: Any, agent: Any, reporter: Any
+) -> None:
+    _, key = alertmanager
+    post_json(Client(), AM_PATH, am_notification(), headers=bearer(key))
+    process()
+    incident = _only_incident()
+    path = f"/api/v1/incidents/{incident.number}/alerts/"
+
+    response = api(agent).get(path)
+    assert response.status_code == 200
+    (alert,) = response.json()["results"]
+    assert alert["dedup_key"] == "5f3b0c1d2e4a6b78"
+    assert alert["labels"]["alertname"] == "HighErrorRate"
+    assert alert["generator_url"].startswith("http://prometheus.example.com:9090/")
+    assert alert["status"] == "firing"
+    assert api(reporter).get(path).status_code == 403

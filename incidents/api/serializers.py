@@ -11,7 +11,7 @@ from escalation.models import Notification, Team
 from escalation.sla import sla_summary
 from incidents.choices import Category, EntryKind, Level, Priority, Source, Visibility
 from incidents.lifecycle import MAX_TEXT_LENGTH, allowed_transitions
-from incidents.models import Attachment, Incident, Service, TimelineEntry
+from incidents.models import Alert, Attachment, Incident, Service, TimelineEntry
 
 User = get_user_model()
 
@@ -304,3 +304,32 @@ class ServiceSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["created_at", "updated_at"]
+
+
+class AlertSerializer(serializers.ModelSerializer):
+    """A monitoring alert on the incident, as its integration reported it."""
+
+    integration: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="name", read_only=True)
+
+    class Meta:
+        model = Alert
+        fields = [
+            "id",
+            "integration",
+            "dedup_key",
+            "status",
+            "summary",
+            "severity",
+            "source",
+            "labels",
+            "annotations",
+            "details",
+            "links",
+            "generator_url",
+            "fired_at",
+            "first_seen_at",
+            "last_seen_at",
+            "resolved_at",
+            "event_count",
+        ]
+        read_only_fields = fields

@@ -17,6 +17,7 @@ from escalation import paging
 from incidents import lifecycle, services
 from incidents.api.filters import IncidentFilter
 from incidents.api.serializers import (
+    AlertSerializer,
     AttachmentSerializer,
     EscalateSerializer,
     IncidentCreateSerializer,
@@ -47,6 +48,10 @@ class ModelPermissionsWithView(DjangoModelPermissions):
 
 class TimelinePagination(CursorPagination):
     ordering = ("created_at", "id")  # type: ignore[assignment]
+
+
+class AlertPagination(CursorPagination):
+    ordering = ("first_seen_at", "id")  # type: ignore[assignment]
 
 
 class NamePagination(CursorPagination):
@@ -150,6 +155,16 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             raise PermissionDenied
         page = self.paginate_queryset(incident.notifications.select_related("user"))
         return self.get_paginated_response(NotificationSerializer(page, many=True).data)
+
+    @extend_schema(responses={200: AlertSerializer(many=True)})
+    @action(detail=True, methods=["get"], pagination_class=AlertPagination, filterset_class=None)
+    def alerts(self, request: Request, number: str) -> Response:
+        """The monitoring alerts on the incident, oldest first (responders only)."""
+        incident = self.get_object()
+        if not request.user.has_perm("incidents.view_alert"):
+            raise PermissionDenied
+        page = self.paginate_queryset(incident.alerts.select_related("integration"))
+        return self.get_paginated_response(AlertSerializer(page, many=True).data)
 
     @extend_schema(responses={200: TimelineEntrySerializer(many=True)})
     @action(detail=True, methods=["get"], pagination_class=TimelinePagination, filterset_class=None)
