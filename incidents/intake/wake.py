@@ -12,14 +12,22 @@ processor: the flag would stay set in the web process while the worker
 cleared its own copy.
 """
 
+import functools
 import logging
 
+import redis
 from django.conf import settings
-from django.core.cache import cache
 
 logger = logging.getLogger(__name__)
 
 WAKE_KEY = "itsm:intake-wake"
+
+
+@functools.cache
+def _redis() -> redis.Redis:
+    # One client per process: the flag is checked on every accepted request,
+    # and Django's cache builds a new client object for each call.
+    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
 
 
 def wake_processor() -> None:
@@ -27,7 +35,7 @@ def wake_processor() -> None:
         _publish()
         return
     try:
-        if not cache.add(WAKE_KEY, 1, timeout=settings.INTAKE_WAKE_SECONDS):
+        if not _redis().set(WAKE_KEY, 1, nx=True, ex=settings.INTAKE_WAKE_SECONDS):
             return
     except Exception:  # a cache outage must not cost the wake-up itself
         logger.warning("alert intake: the cache is not reachable; waking the processor anyway", exc_info=True)
@@ -45,6 +53,6 @@ def processor_woken() -> None:
     if not settings.INTAKE_WAKE_SHARED:
         return
     try:
-        cache.delete(WAKE_KEY)
+        _redis().delete(WAKE_KEY)
     except Exception:
         logger.warning("alert intake: the cache is not reachable", exc_info=True)
