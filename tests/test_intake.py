@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import random
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -691,3 +692,43 @@ def test_the_api_lists_an_incidents_alerts_for_responders(
     assert alert["generator_url"].startswith("http://prometheus.example.com:9090/")
     assert alert["status"] == "firing"
     assert api(reporter).get(path).status_code == 403
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_batches_of_any_size_reach_the_same_result(make_integration: MakeIntegration, seed: int) -> None:
+    """The processor keeps a batch's alerts in memory; one event at a time must end the same way."""
+    rng = random.Random(seed)
+    script = []
+    for _ in range(60):
+        key = f"key-{rng.randrange(4)}"
+        action = rng.choices(["trigger", "acknowledge", "resolve"], weights=[6, 1, 2])[0]
+        summary = rng.choice(["Disk full", "Disk full", "Disk almost full"])
+        script.append((action, key, summary))
+
+    def run(name: str, batch_size: int) -> list[Any]:
+        integration, key = make_integration(IntegrationKind.PAGERDUTY, name=name, rate_limit_per_minute=0)
+        client = Client()
+        for action, dedup_key, summary in script:
+            body = pd_trigger(key, dedup_key=dedup_key, summary=summary)
+            if action != "trigger":
+                body = pd_follow_up(key, action, dedup_key)
+            assert post_json(client, PD_PATH, body).status_code == 202
+        process_pending_events(batch_size=batch_size)
+        outcomes = list(
+            AlertEvent.objects.filter(integration=integration).order_by("id").values_list("outcome", flat=True)
+        )
+        alerts = [
+            (alert.dedup_key, alert.status, alert.event_count, alert.summary, alert.incident.state)
+            for alert in Alert.objects.filter(integration=integration).select_related("incident").order_by("id")
+        ]
+        entries = sorted(
+            Incident.objects.filter(alerts__integration=integration).distinct().values_list("timeline__kind", flat=True)
+        )
+        return [outcomes, alerts, entries]
+
+    one_by_one = run("one by one", 1)
+    all_at_once = run("all at once", 500)
+    for part, (single, batched) in enumerate(zip(one_by_one, all_at_once, strict=True)):
+        for index, (a, b) in enumerate(zip(single, batched, strict=True)):
+            assert a == b, (part, index, script)
+    assert EventOutcome.FAILED not in one_by_one[0]
