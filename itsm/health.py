@@ -34,9 +34,24 @@ def _overdue_timers() -> int | None:
         return None
 
 
+def _waiting_alert_events() -> int | None:
+    """Alert events stored a while ago and still unprocessed: the intake's own alarm (None if unknown)."""
+    from incidents.intake.processing import waiting_event_count
+
+    try:
+        return waiting_event_count()
+    except Exception:
+        return None
+
+
 def healthz(request: HttpRequest) -> JsonResponse:
     checks = {"database": _database(), "broker": _broker()}
     healthy = all(value == "ok" for value in checks.values())
     # Reported, not judged: a web node is not unhealthy because the workers are behind.
-    body = {"status": "ok" if healthy else "unavailable", **checks, "overdue_timers": _overdue_timers()}
+    body = {
+        "status": "ok" if healthy else "unavailable",
+        **checks,
+        "overdue_timers": _overdue_timers(),
+        "waiting_alert_events": _waiting_alert_events(),
+    }
     return JsonResponse(body, status=200 if healthy else 503)

@@ -89,7 +89,13 @@ def test_openapi_schema_and_docs(agent: Any, api: Any, client: Any) -> None:
 def test_healthz_reports_database_and_broker(client: Any) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok", "overdue_timers": 0}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "broker": "ok",
+        "overdue_timers": 0,
+        "waiting_alert_events": 0,
+    }
 
 
 @pytest.mark.django_db
@@ -102,3 +108,26 @@ def test_healthz_reports_overdue_timers(client: Any, make_incident: Any) -> None
         make_incident(impact="high", urgency="high")  # its acknowledge warning and breach are long past due
     response = client.get("/healthz")
     assert (response.status_code, response.json()["overdue_timers"]) == (200, 2)
+
+
+@pytest.mark.django_db
+def test_healthz_reports_alert_events_the_processor_has_not_reached(client: Any, service: Any) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from incidents.intake.integrations import create_integration
+    from incidents.models import AlertEvent
+
+    integration, _ = create_integration(service=service, kind="generic", actor=None)
+    for minutes in (0, 5, 10):
+        AlertEvent.objects.create(
+            integration=integration,
+            action="trigger",
+            dedup_key=f"k{minutes}",
+            group_key="g",
+            payload={"summary": "x"},
+            received_at=timezone.now() - dt.timedelta(minutes=minutes),
+        )
+    response = client.get("/healthz")
+    assert (response.status_code, response.json()["waiting_alert_events"]) == (200, 2)

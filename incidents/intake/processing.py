@@ -74,6 +74,8 @@ BATCH_SIZE = 500
 # Any constant will do; it names "the alert processor" among PostgreSQL advisory locks.
 ADVISORY_LOCK_ID = 7_201_944_611
 ERROR_LIMIT = 2000
+# /healthz reports events that waited longer than this for the processor.
+WAITING_ALARM = dt.timedelta(seconds=30)
 ALERT_FIELDS = (
     "status",
     "summary",
@@ -504,6 +506,12 @@ class _Batch:
             visibility=Visibility.INTERNAL,
             data=self._entry_data(alert, event, event.action),
         )
+
+
+def waiting_event_count(*, older_than: dt.timedelta = WAITING_ALARM) -> int:
+    """Events stored more than `older_than` ago and not processed yet: should be 0 while workers keep up."""
+    cutoff = timezone.now() - older_than
+    return AlertEvent.objects.filter(processed_at__isnull=True, received_at__lt=cutoff).count()
 
 
 def retry_failed_events(*, events: QuerySet[AlertEvent], actor: Actor) -> int:
