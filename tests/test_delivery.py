@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
-from escalation import delivery
+from escalation import delivery, outbox
 from escalation.ack_links import TOKEN_SALT, ack_url
 from escalation.channels import sign, verify
 from escalation.models import Channel, ContactMethod, DeliveryStatus, Notification, NotificationKind
@@ -369,8 +369,8 @@ def test_after_max_attempts_the_notification_fails(
 
 
 def test_back_off_is_capped() -> None:
-    assert delivery.backoff(20) == delivery.BACKOFF_CAP
-    assert dt.timedelta(seconds=30) <= delivery.backoff(1) <= dt.timedelta(seconds=33)
+    assert outbox.backoff(20) == outbox.BACKOFF_CAP
+    assert dt.timedelta(seconds=30) <= outbox.backoff(1) <= dt.timedelta(seconds=33)
 
 
 @pytest.mark.django_db
