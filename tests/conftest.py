@@ -4,7 +4,7 @@ The database is the real one the run is configured for: PostgreSQL in CI's
 first pass, the embedded SQLite file in the second.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -20,6 +20,7 @@ from escalation.models import Team
 from incidents.models import Incident, Service
 from incidents.roles import AGENT, INCIDENT_MANAGER, REPORTER
 from incidents.services import report_incident
+from tests.receivers import Receiver, running_receiver
 
 User = get_user_model()
 ROLES = (REPORTER, AGENT, INCIDENT_MANAGER)
@@ -136,3 +137,10 @@ def api() -> Callable[[Any], APIClient]:
         return client
 
     return client_for
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 (see tests/receivers.py)."""
+    with running_receiver() as server:
+        yield server
