@@ -160,6 +160,12 @@ CELERY_BEAT_SCHEDULE = {
     # The safety nets behind the precise wake-ups: due timers and due notifications.
     "sweep-timers": {"task": "escalation.sweep_timers", "schedule": 1.0, "options": {"expires": 5}},
     "sweep-notifications": {"task": "escalation.sweep_notifications", "schedule": 5.0, "options": {"expires": 15}},
+    "sweep-webhooks": {"task": "escalation.sweep_webhooks", "schedule": 5.0, "options": {"expires": 15}},
+    "purge-delivered-webhooks": {
+        "task": "escalation.purge_delivered_webhooks",
+        "schedule": 24 * 60 * 60,
+        "options": {"expires": 60 * 60},
+    },
     "close-resolved-incidents": {
         "task": "incidents.tasks.close_stale_resolved_incidents",
         "schedule": 15 * 60,
@@ -212,6 +218,9 @@ SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 # Resolved incidents that nobody reopens are closed automatically after this
 # many hours (P1/P2 only once their post-mortem is published). 0 turns it off.
 AUTO_CLOSE_RESOLVED_AFTER_HOURS = env_int("AUTO_CLOSE_RESOLVED_AFTER_HOURS", 72, minimum=0)
+# Delivered outbound webhook events are kept this many days in the delivery
+# log, then deleted by a daily task (failed ones stay). 0 keeps them all.
+WEBHOOK_RETENTION_DAYS = env_int("WEBHOOK_RETENTION_DAYS", 30, minimum=0)
 # The account that background work acts as, so the audit trail names it.
 SYSTEM_USERNAME = "itsm-system"
 

@@ -20,6 +20,7 @@ from escalation.models import Team
 from incidents.models import Incident, Service
 from incidents.roles import AGENT, INCIDENT_MANAGER, REPORTER
 from incidents.services import report_incident
+from itsm.celery import app as celery_app
 from tests.receivers import Receiver, running_receiver
 
 User = get_user_model()
@@ -144,3 +145,15 @@ def receiver() -> Iterator[Receiver]:
     """A webhook receiver on 127.0.0.1 (see tests/receivers.py)."""
     with running_receiver() as server:
         yield server
+
+
+@pytest.fixture
+def eager_tasks() -> Iterator[None]:
+    # Tasks run in-process when enqueued, so the path through the queue is exercised without a broker.
+    previous = celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    try:
+        yield
+    finally:
+        celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = previous

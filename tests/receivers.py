@@ -30,15 +30,18 @@ class Received:
 class Receiver:
     """Records POSTs and answers with the queued status codes (then 200).
 
-    With `secret` set it checks each request as a real receiver would — the
-    `X-ITSM-Signature` over `X-ITSM-Timestamp` and the raw body, within the
-    replay tolerance — and answers 401 when that fails.
+    Given a secret for a path (`secrets`), it checks each request to that path
+    as a real receiver would — the `X-ITSM-Signature` over `X-ITSM-Timestamp`
+    and the raw body, within the replay tolerance — and answers 401 when that
+    fails.
     """
 
     def __init__(self) -> None:
         self.requests: list[Received] = []
         self.statuses: list[int] = []
-        self.secret: str | None = None
+        self.secrets: dict[str, str] = {}
+        # What a refusal says; by default "nope: <status>".
+        self.answer_body: bytes | None = None
         self.arrived = threading.Event()
         # Set to hold each request until released (to keep a send in flight).
         self.gate: threading.Event | None = None
@@ -48,7 +51,7 @@ class Receiver:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 — the name http.server calls
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                verified = receiver.check(self.headers, body)
+                verified = receiver.check(self.path, self.headers, body)
                 with receiver._lock:
                     receiver.requests.append(Received(self.path, dict(self.headers.items()), body, verified))
                     queued = receiver.statuses.pop(0) if receiver.statuses else 200
@@ -56,7 +59,7 @@ class Receiver:
                 receiver.arrived.set()
                 if receiver.gate is not None:
                     receiver.gate.wait(timeout=10)
-                payload = b"ok" if status < 300 else b"nope: " + str(status).encode()
+                payload = b"ok" if status < 300 else receiver.answer_body or b"nope: " + str(status).encode()
                 self.send_response(status)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
@@ -68,11 +71,12 @@ class Receiver:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
-    def check(self, headers: Any, body: bytes) -> bool | None:
-        if self.secret is None:
+    def check(self, path: str, headers: Any, body: bytes) -> bool | None:
+        secret = self.secrets.get(path)
+        if secret is None:
             return None
         return verify(
-            secret=self.secret,
+            secret=secret,
             timestamp=headers.get("X-ITSM-Timestamp", ""),
             body=body,
             signature=headers.get("X-ITSM-Signature", ""),

@@ -10,7 +10,7 @@ import re
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -28,7 +28,6 @@ from escalation.models import Channel, ContactMethod, DeliveryStatus, Notificati
 from incidents import lifecycle
 from incidents.models import Incident
 from incidents.roles import AGENT, REPORTER
-from itsm.celery import app as celery_app
 from tests.receivers import Receiver
 
 SECRET = "s3cret-signing-key-for-tests"
@@ -76,18 +75,6 @@ def make_notification(incident: Incident, responder: Any) -> Callable[..., Notif
         )
 
     return make
-
-
-@pytest.fixture
-def eager_tasks() -> Iterator[None]:
-    # Tasks run in-process when enqueued, so the path through the queue is exercised without a broker.
-    previous = celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates
-    celery_app.conf.task_always_eager = True
-    celery_app.conf.task_eager_propagates = True
-    try:
-        yield
-    finally:
-        celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = previous
 
 
 def _fresh(notification: Notification) -> Notification:
