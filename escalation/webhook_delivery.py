@@ -1,7 +1,9 @@
 """Delivering outbound webhook events: claim, sign, POST, record; retry with back-off; sweep; keep the log short.
 
 Rows come from `escalation.webhooks` (the outbox). Claims, back-off and
-sweeps are the ones notifications use (`escalation.outbox`).
+sweeps are the ones notifications use (`escalation.outbox`). The tasks run on
+a Celery queue of their own (`CELERY_WEBHOOK_QUEUE`), so a slow receiver
+never holds back pages or the clock.
 
 What a receiver gets::
 

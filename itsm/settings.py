@@ -136,11 +136,17 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Installations (or test runs) that share one Redis keep apart by queue name.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 # The clock's wake-ups have a queue of their own, so a backlog of deliveries
-# (or anything else) never holds back a deadline. Workers consume both.
+# (or anything else) never holds back a deadline. The Procfile's worker
+# consumes all three queues; docker-compose.yml runs a worker for each.
 CELERY_CLOCK_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.clock"
+# Outbound webhooks too: a slow or failing receiver never delays pages or deadlines.
+CELERY_WEBHOOK_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.webhooks"
 CELERY_TASK_ROUTES = {
     "escalation.fire_timer": {"queue": CELERY_CLOCK_QUEUE},
     "escalation.sweep_timers": {"queue": CELERY_CLOCK_QUEUE},
+    "escalation.deliver_webhook": {"queue": CELERY_WEBHOOK_QUEUE},
+    "escalation.sweep_webhooks": {"queue": CELERY_WEBHOOK_QUEUE},
+    "escalation.purge_delivered_webhooks": {"queue": CELERY_WEBHOOK_QUEUE},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

@@ -405,3 +405,12 @@ def test_delivered_rows_past_the_retention_are_deleted_and_the_rest_kept(
     assert WebhookDelivery.objects.count() == 3
     settings.WEBHOOK_RETENTION_DAYS = 30
     assert webhook_delivery.purge_delivered_webhooks_task.apply().get() == 0
+
+
+def test_webhook_tasks_have_a_queue_and_a_schedule_of_their_own(settings: Any) -> None:
+    queue = f"{settings.CELERY_TASK_DEFAULT_QUEUE}.webhooks"
+    assert queue == settings.CELERY_WEBHOOK_QUEUE
+    for task in ("escalation.deliver_webhook", "escalation.sweep_webhooks", "escalation.purge_delivered_webhooks"):
+        assert settings.CELERY_TASK_ROUTES[task] == {"queue": queue}
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"escalation.sweep_webhooks", "escalation.purge_delivered_webhooks"} <= scheduled
