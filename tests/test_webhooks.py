@@ -284,6 +284,23 @@ def test_manual_escalation_sends_incident_escalated_with_the_agent(
     assert event["incident"]["support_tier"] == 2
 
 
+def test_a_resolve_clock_at_risk_pages_the_next_tier_and_sends_incident_escalated(
+    subscribe: Any, receiver: Receiver, make_incident: Any, policy: EscalationPolicy, service: Any, agent: Any
+) -> None:
+    with time_machine.travel(START, tick=False) as traveller:
+        incident = make_incident(impact="high", urgency="high", services=[service])  # P1: resolve within 4 hours
+        lifecycle.acknowledge_incident(incident=incident, actor=agent)  # stops the paging, not the resolve clock
+        subscribe(WebhookEvent.INCIDENT_ESCALATED)
+        traveller.move_to(START + dt.timedelta(hours=3))  # 75 % of the target
+        timers.sweep_due_timers()
+        assert deliver() == 1
+
+    [event] = received(receiver)
+    check_schema(event)
+    assert event["actor"] is None
+    assert event["data"] == {"trigger": "sla_warning", "level": 2, "support_tier": 2, "targets": ["second"]}
+
+
 def test_a_breached_sla_clock_sends_incident_sla_breached(
     subscribe: Any, receiver: Receiver, make_incident: Any
 ) -> None:
