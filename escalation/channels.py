@@ -47,6 +47,7 @@ import hmac
 import json
 import smtplib
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -66,18 +67,32 @@ HTTP_TIMEOUT_SECONDS = 5
 DEFAULT_EMAIL_TIMEOUT_SECONDS = 10
 SIGNATURE_TOLERANCE_SECONDS = 300
 RETRYABLE_STATUS = frozenset({408, 429})
-# Enough of a refusal's body to see why, without keeping whatever a receiver sends.
+# Enough of an answer's body to see why, without keeping whatever a receiver sends.
 ERROR_BODY_BYTES = 200
 SLACK_TEXT_LIMIT = 2900
 
 
 class DeliveryError(Exception):
-    """The message was not delivered; `retryable` says whether trying later may help."""
+    """The message was not delivered; `retryable` says whether trying later may help.
 
-    def __init__(self, message: str, *, retryable: bool) -> None:
+    `status` and `excerpt` are the receiver's HTTP status and the start of its
+    answer, when it answered at all.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, status: int | None = None, excerpt: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.retryable = retryable
+        self.status = status
+        self.excerpt = excerpt
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """A receiver's 2xx: its status and the start of its body, whitespace folded."""
+
+    status: int
+    excerpt: str
 
 
 def site_url() -> str:
@@ -118,6 +133,14 @@ def verify(
     return hmac.compare_digest(sign(secret=secret, timestamp=moment, body=body), signature)
 
 
+def signature_headers(*, secret: str, body: bytes, timestamp: int) -> dict[str, str]:
+    """`X-ITSM-Timestamp` and `X-ITSM-Signature` for `body` sent at `timestamp` (unix seconds)."""
+    return {
+        "X-ITSM-Timestamp": str(timestamp),
+        "X-ITSM-Signature": sign(secret=secret, timestamp=timestamp, body=body),
+    }
+
+
 def webhook_payload(*, notification: Notification, sent_at: str) -> dict[str, Any]:
     incident = notification.incident
     return {
@@ -136,18 +159,30 @@ def webhook_payload(*, notification: Notification, sent_at: str) -> dict[str, An
     }
 
 
-def _post(*, url: str, body: bytes, headers: dict[str, str]) -> None:
+def _excerpt(response: requests.Response) -> str:
+    try:
+        head = response.raw.read(ERROR_BODY_BYTES, decode_content=True) or b""
+    except Exception:
+        # The status has been read already; a body that breaks off changes nothing about it.
+        return ""
+    return " ".join(head.decode("utf-8", "replace").split())
+
+
+def post(*, url: str, body: bytes, headers: dict[str, str]) -> HttpAnswer:
+    """POST `body` to `url` once, without following redirects; the 2xx answer, or DeliveryError.
+
+    408, 429, 5xx, timeouts and connection errors are retryable; any other
+    status is not. The error's message names neither the URL nor the headers.
+    """
     if not url.startswith(("http://", "https://")):
         raise DeliveryError(_("The webhook address is not an http(s) URL."), retryable=False)
     try:
-        # Streamed, so that only the start of a refusal's body is ever read.
+        # Streamed, so that only the start of an answer's body is ever read.
         with requests.post(
             url, data=body, headers=headers, timeout=HTTP_TIMEOUT_SECONDS, allow_redirects=False, stream=True
         ) as response:
-            if 200 <= response.status_code < 300:
-                return
-            snippet = response.raw.read(ERROR_BODY_BYTES, decode_content=True) or b""
             status = response.status_code
+            excerpt = _excerpt(response)
     except requests.Timeout:
         raise DeliveryError(
             _("The receiver did not answer within %(seconds)d s.") % {"seconds": HTTP_TIMEOUT_SECONDS}, retryable=True
@@ -161,12 +196,14 @@ def _post(*, url: str, body: bytes, headers: dict[str, str]) -> None:
         raise DeliveryError(
             _("The request could not be made (%(error)s).") % {"error": type(error).__name__}, retryable=False
         ) from None
-    detail = " ".join(snippet.decode("utf-8", "replace").split())
-    message = f"HTTP {status}" + (f": {detail}" if detail else "")
-    raise DeliveryError(message, retryable=status in RETRYABLE_STATUS or status >= 500)
+    if 200 <= status < 300:
+        return HttpAnswer(status=status, excerpt=excerpt)
+    message = f"HTTP {status}" + (f": {excerpt}" if excerpt else "")
+    raise DeliveryError(message, retryable=status in RETRYABLE_STATUS or status >= 500, status=status, excerpt=excerpt)
 
 
-def _json_bytes(payload: dict[str, Any]) -> bytes:
+def json_bytes(payload: dict[str, Any]) -> bytes:
+    """The compact UTF-8 JSON that webhooks send (and sign)."""
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -176,15 +213,14 @@ def send_webhook(*, notification: Notification) -> None:
         raise DeliveryError(_("The webhook has no signing secret (its contact method is gone)."), retryable=False)
     now = timezone.now()
     timestamp = int(now.timestamp())
-    body = _json_bytes(webhook_payload(notification=notification, sent_at=now.isoformat()))
+    body = json_bytes(webhook_payload(notification=notification, sent_at=now.isoformat()))
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "Idempotency-Key": notification.idempotency_key,
-        "X-ITSM-Timestamp": str(timestamp),
-        "X-ITSM-Signature": sign(secret=contact_method.secret, timestamp=timestamp, body=body),
+        **signature_headers(secret=contact_method.secret, body=body, timestamp=timestamp),
     }
-    _post(url=notification.address, body=body, headers=headers)
+    post(url=notification.address, body=body, headers=headers)
 
 
 def _slack_escape(text: str) -> str:
@@ -218,13 +254,13 @@ def slack_payload(*, notification: Notification) -> dict[str, Any]:
 
 
 def send_slack(*, notification: Notification) -> None:
-    body = _json_bytes(slack_payload(notification=notification))
+    body = json_bytes(slack_payload(notification=notification))
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         "Idempotency-Key": notification.idempotency_key,
     }
-    _post(url=notification.address, body=body, headers=headers)
+    post(url=notification.address, body=body, headers=headers)
 
 
 def send_email(*, notification: Notification) -> None:

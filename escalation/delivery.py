@@ -5,30 +5,28 @@ transaction that decides to page and calls `enqueue_delivery`; a Celery task
 then delivers it when it is due. Should the broker drop the task (or the
 commit hook fail to reach it), `sweep_notifications` finds the due row later.
 
-A send happens only after one conditional UPDATE has claimed the row (still
-pending, due, attempts left): it bumps `attempts` and pushes `next_attempt_at`
-out by a lease, so a second worker, a redelivered task or an overlapping
-sweep gets 0 rows and leaves it alone. If the claimer dies mid-send, the
-lease runs out and the row is due again: delivery is at-least-once, and the
-idempotency key that travels with every message lets receivers drop repeats.
+A send happens only after one conditional UPDATE has claimed the row
+(`escalation.outbox`, which outbound webhooks share): a second worker, a
+redelivered task or an overlapping sweep leaves it alone. If the claimer dies
+mid-send, the lease runs out and the row is due again: delivery is
+at-least-once, and the idempotency key that travels with every message lets
+receivers drop repeats.
 """
 
 import datetime as dt
 import logging
-import math
-import random
-import time
-from dataclasses import dataclass
 
 from celery import shared_task
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from escalation import outbox
 from escalation.channels import DeliveryError, send_notification
 from escalation.models import Channel, DeliveryStatus, Notification, NotificationKind
+from escalation.outbox import DeliveryResult
 from incidents.choices import OPEN_STATES, EntryKind, Visibility
 from incidents.system import system_user
 from incidents.timeline import Actor, record_entry
@@ -36,45 +34,13 @@ from incidents.timeline import Actor, record_entry
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
-BACKOFF_BASE = dt.timedelta(seconds=30)
-BACKOFF_CAP = dt.timedelta(minutes=15)
-BACKOFF_JITTER = 0.1
-# A task whose ETA lies beyond the broker's visibility timeout is redelivered
-# over and over while it waits; longer waits are left to the sweeper.
-MAX_COUNTDOWN = dt.timedelta(minutes=10)
-# Longer than the delivery task's hard time limit, so a claim runs out only
-# once its worker is certainly gone (no two sends of one row overlap).
-CLAIM_LEASE = dt.timedelta(minutes=5)
 TASK_TIME_LIMIT = 60
 TASK_SOFT_TIME_LIMIT = 45
-SWEEP_BATCH = 100
 # The sweep stops starting sends well before its soft time limit; the next run continues.
 SWEEP_TIME_LIMIT = 300
 SWEEP_SOFT_TIME_LIMIT = 240
-SWEEP_BUDGET_SECONDS = 180.0
 ESCALATE_PERMISSION = "incidents.escalate_incident"
 LAST_ERROR_LIMIT = 1000
-
-
-@dataclass(frozen=True)
-class DeliveryResult:
-    """What one delivery attempt left behind.
-
-    `retry_at` is set only when this very call failed retryably and scheduled
-    the next attempt, so only the caller that made the attempt schedules it
-    (a duplicate task that claimed nothing must not schedule another).
-    """
-
-    status: str
-    retry_at: dt.datetime | None = None
-
-
-def backoff(attempts: int) -> dt.timedelta:
-    """How long to wait after the `attempts`-th failed attempt: 30 s doubling, capped, plus up to 10 % jitter."""
-    delay = min(BACKOFF_BASE * 2 ** min(max(attempts, 1) - 1, 16), BACKOFF_CAP)
-    # Jitter spreads the retries of many messages to one receiver that failed together.
-    jitter = random.uniform(0, BACKOFF_JITTER)  # noqa: S311 — spreading load, not a secret
-    return min(delay * (1 + jitter), BACKOFF_CAP)
 
 
 def _status_of(notification_id: int) -> str:
@@ -139,10 +105,7 @@ def attempt_delivery(*, notification_id: int) -> DeliveryResult:
         logger.info("notification %s cancelled: the incident needs no page any more", notification_id)
         return DeliveryResult(DeliveryStatus.CANCELLED)
 
-    claimed = due.filter(attempts__lt=MAX_ATTEMPTS).update(
-        attempts=F("attempts") + 1, next_attempt_at=now + CLAIM_LEASE
-    )
-    if not claimed:
+    if not outbox.claim(due, max_attempts=MAX_ATTEMPTS, now=now):
         # Taken by someone else, not due, already settled — or its last claimer
         # died with no attempts left, which is a failure to record.
         exhausted = due.filter(attempts__gte=MAX_ATTEMPTS).select_related("incident", "user", "contact_method").first()
@@ -191,7 +154,7 @@ def attempt_delivery(*, notification_id: int) -> DeliveryResult:
             return DeliveryResult(DeliveryStatus.FAILED)
         return DeliveryResult(_status_of(notification_id))
 
-    retry_at = timezone.now() + backoff(attempts)
+    retry_at = timezone.now() + outbox.backoff(attempts)
     rescheduled = Notification.objects.filter(
         pk=notification_id, status=DeliveryStatus.PENDING, attempts=attempts
     ).update(next_attempt_at=retry_at, last_error=message)
@@ -209,7 +172,7 @@ def deliver_notification(*, notification_id: int) -> str:
     - A due page whose incident is acknowledged or no longer open is
       cancelled, not sent.
     - Sent → `sent` with `sent_at`. A retryable failure keeps it `pending`
-      with `next_attempt_at` pushed out by `backoff`; a permanent one, or the
+      with `next_attempt_at` pushed out by `outbox.backoff`; a permanent one, or the
       MAX_ATTEMPTS-th, makes it `failed` and writes an internal timeline note.
 
     Returns a DeliveryStatus value, or "missing" if the row does not exist.
@@ -218,16 +181,15 @@ def deliver_notification(*, notification_id: int) -> str:
 
 
 def _schedule(notification_id: int, due_at: dt.datetime) -> None:
-    countdown = max(0.0, (due_at - timezone.now()).total_seconds())
-    if countdown > MAX_COUNTDOWN.total_seconds():
-        return
-    deliver_notification_task.apply_async(args=(notification_id,), countdown=math.ceil(countdown))
+    countdown = outbox.countdown_until(due_at)
+    if countdown is not None:
+        deliver_notification_task.apply_async(args=(notification_id,), countdown=countdown)
 
 
 def enqueue_delivery(*, notification: Notification) -> None:
     """Have a worker deliver `notification` once the current transaction commits.
 
-    Waits over MAX_COUNTDOWN are left to the sweeper. A broker that cannot be
+    Waits over `outbox.MAX_COUNTDOWN` are left to the sweeper. A broker that cannot be
     reached does not undo the caller's work (robust hook): the row is pending
     in the database and the sweeper delivers it.
     """
@@ -235,38 +197,24 @@ def enqueue_delivery(*, notification: Notification) -> None:
     transaction.on_commit(lambda: _schedule(notification_id, due_at), robust=True)
 
 
-def _due_ids(*, after: int, limit: int) -> list[int]:
-    due = Notification.objects.filter(
-        status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now(), pk__gt=after
-    ).order_by("pk")
-    if not connection.features.has_select_for_update_skip_locked:
-        return list(due.values_list("pk", flat=True)[:limit])
-    # Rows another worker is claiming right now are skipped rather than waited
-    # for; the lock is only for taking ids; the claim decides who sends.
-    with transaction.atomic():
-        return list(due.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
+def _due() -> QuerySet[Notification]:
+    return Notification.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=timezone.now())
 
 
-def sweep_due_notifications(*, batch_size: int = SWEEP_BATCH, budget_seconds: float = SWEEP_BUDGET_SECONDS) -> int:
+def sweep_due_notifications(
+    *, batch_size: int = outbox.SWEEP_BATCH, budget_seconds: float = outbox.SWEEP_BUDGET_SECONDS
+) -> int:
     """Deliver every due pending notification, oldest first; return how many were tried.
 
     Stops starting new sends once `budget_seconds` have passed; the next sweep
     carries on where the due rows are.
     """
-    deadline = time.monotonic() + budget_seconds
-    tried = 0
-    last_id = 0
-    while time.monotonic() < deadline:
-        ids = _due_ids(after=last_id, limit=batch_size)
-        if not ids:
-            break
-        for notification_id in ids:
-            if time.monotonic() >= deadline:
-                return tried
-            attempt_delivery(notification_id=notification_id)
-            tried += 1
-        last_id = ids[-1]
-    return tried
+    return outbox.sweep(
+        _due,
+        lambda notification_id: attempt_delivery(notification_id=notification_id),
+        batch_size=batch_size,
+        budget_seconds=budget_seconds,
+    )
 
 
 def redeliver_notification(*, notification: Notification, actor: Actor) -> Notification:

@@ -17,7 +17,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from escalation import delivery
+from escalation import delivery, webhooks
 from escalation.models import (
     Channel,
     ContactMethod,
@@ -240,6 +240,9 @@ def fire_escalation_step(timer: Timer) -> None:
     )
     detail = _(", repeat %(n)d") % {"n": round_number} if round_number else ""
     _record_pages(timer.incident, users, level["position"], detail, {"escalation": run.pk, "step": timer.level})
+    webhooks.incident_escalated(
+        incident=timer.incident, actor=None, trigger=run.trigger, level=level["position"], targets=users
+    )
     if timer.level == len(levels) * (run.snapshot["repeat"] + 1) - 1:
         run.stopped_at = timezone.now()
         run.stop_reason = "all levels paged"
@@ -251,11 +254,14 @@ def _tier_levels(incident: Incident) -> list[dict[str, Any]]:
     return _snapshot(policy)["levels"] if policy is not None else []
 
 
-def _page_tier(*, incident: Incident, levels: list[dict[str, Any]], key: str) -> list[User]:
+def _page_tier(
+    *, incident: Incident, levels: list[dict[str, Any]], key: str, trigger: str, actor: Actor | None
+) -> list[User]:
     level = levels[incident.support_tier - 1]
     users = _level_targets(level, timezone.now())
     page_users(incident=incident, users=users, key=key, level=level["position"])
     _record_pages(incident, users, level["position"], "", {"escalation": key, "tier": incident.support_tier})
+    webhooks.incident_escalated(incident=incident, actor=actor, trigger=trigger, level=level["position"], targets=users)
     return users
 
 
@@ -281,14 +287,21 @@ def escalate_incident(*, incident: Incident, actor: Actor, note: str = "") -> In
             visibility=Visibility.PUBLIC,
             data={"escalation": "manual", "tier": incident.support_tier},
         )
-        _page_tier(incident=incident, levels=levels, key=f"tier{incident.support_tier}")
+        _page_tier(
+            incident=incident,
+            levels=levels,
+            key=f"tier{incident.support_tier}",
+            trigger=EscalationTrigger.MANUAL,
+            actor=actor,
+        )
     return incident
 
 
-def page_next_tier(*, incident: Incident, reason: str) -> None:
+def page_next_tier(*, incident: Incident, reason: str, trigger: str) -> None:
     """A resolve clock at risk: page the next support tier (the top one stays the top one).
 
-    Runs inside the timer's firing, which happens once; `reason` keys the pages.
+    Runs inside the timer's firing, which happens once; `reason` keys the pages,
+    `trigger` (an EscalationTrigger) says what put the clock at risk.
     """
     incident = lock_incident(incident)
     levels = _tier_levels(incident)
@@ -297,4 +310,6 @@ def page_next_tier(*, incident: Incident, reason: str) -> None:
     if incident.support_tier < len(levels):
         incident.support_tier += 1
         save_audited(incident, actor=system_user(), reason=f"{reason}: escalated to tier {incident.support_tier}")
-    _page_tier(incident=incident, levels=levels, key=f"{reason}:tier{incident.support_tier}")
+    _page_tier(
+        incident=incident, levels=levels, key=f"{reason}:tier{incident.support_tier}", trigger=trigger, actor=None
+    )

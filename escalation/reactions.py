@@ -1,10 +1,10 @@
-"""How SLA clocks and escalation follow the incident's life.
+"""How SLA clocks and escalation follow the incident's life (and the webhook events of the clock's own doing).
 
 The incident domain functions call these inside their own transaction, so a
 change and its clock and paging consequences commit together or not at all.
 """
 
-from escalation import paging, sla
+from escalation import paging, sla, webhooks
 from escalation.models import ClockKind, EscalationTrigger, SlaClock, Timer, TimerPurpose
 from escalation.timers import on_fire
 from incidents.models import Incident
@@ -55,7 +55,7 @@ def _escalate_for(clock: SlaClock, trigger: str) -> None:
     if clock.kind == ClockKind.ACKNOWLEDGE:
         paging.start_escalation(incident=incident, trigger=trigger, detail=clock.kind, page_now=True)
         return
-    paging.page_next_tier(incident=incident, reason=f"{clock.kind}-{trigger}")
+    paging.page_next_tier(incident=incident, reason=f"{clock.kind}-{trigger}", trigger=trigger)
 
 
 @on_fire(TimerPurpose.SLA_WARNING)
@@ -73,4 +73,5 @@ def fire_sla_breach(timer: Timer) -> None:
     if clock is None:
         return
     sla.record_breach(clock=clock, at=timer.due_at)
+    webhooks.sla_breached(clock=clock)
     _escalate_for(clock, EscalationTrigger.SLA_BREACH)

@@ -1,11 +1,20 @@
-"""Celery wake-ups for the clock. The database decides what fires; these only call it."""
+"""Celery wake-ups for the clock (the database decides what fires; these only call it), and the delivery tasks."""
 
 from celery import shared_task
 
 from escalation import timers
 from escalation.delivery import deliver_notification_task, sweep_notifications
+from escalation.webhook_delivery import deliver_webhook_task, purge_delivered_webhooks_task, sweep_webhooks
 
-__all__ = ["deliver_notification_task", "fire_timer_task", "sweep_notifications", "sweep_timers"]
+__all__ = [
+    "deliver_notification_task",
+    "deliver_webhook_task",
+    "fire_timer_task",
+    "purge_delivered_webhooks_task",
+    "sweep_notifications",
+    "sweep_timers",
+    "sweep_webhooks",
+]
 
 
 @shared_task(name="escalation.fire_timer", acks_late=True, ignore_result=True, time_limit=60, soft_time_limit=50)

@@ -1,26 +1,36 @@
-"""What else happens when an incident changes: its SLA clocks and its escalation.
+"""What else happens when an incident changes: its SLA clocks, its escalation and the outbound webhooks.
 
 Called by the incident domain functions inside their transaction. The
 escalation app builds on this one (its rows point at incidents), so it is
 imported when first called rather than when this module loads.
 """
 
-from incidents.models import Incident
+from incidents.models import Incident, TimelineEntry
+from incidents.timeline import Actor
 
 
-def incident_reported(*, incident: Incident) -> None:
-    from escalation import reactions
+def incident_reported(*, incident: Incident, actor: Actor) -> None:
+    from escalation import reactions, webhooks
 
+    webhooks.incident_created(incident=incident, actor=actor)
     reactions.incident_reported(incident=incident)
 
 
-def incident_transitioned(*, incident: Incident, transition: str, previous_state: str) -> None:
-    from escalation import reactions
+def incident_transitioned(*, incident: Incident, actor: Actor, transition: str, previous_state: str) -> None:
+    from escalation import reactions, webhooks
 
+    webhooks.incident_transitioned(incident=incident, actor=actor, transition=transition, previous_state=previous_state)
     reactions.incident_transitioned(incident=incident, transition=transition, previous_state=previous_state)
 
 
-def priority_changed(*, incident: Incident, previous: str) -> None:
-    from escalation import reactions
+def priority_changed(*, incident: Incident, actor: Actor, previous: str) -> None:
+    from escalation import reactions, webhooks
 
+    webhooks.priority_changed(incident=incident, actor=actor, previous=previous)
     reactions.incident_priority_changed(incident=incident, previous=previous)
+
+
+def note_added(*, entry: TimelineEntry, actor: Actor) -> None:
+    from escalation import webhooks
+
+    webhooks.note_added(entry=entry, actor=actor)

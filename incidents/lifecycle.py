@@ -138,7 +138,7 @@ def _run(*, incident: Incident, name: str, actor: Actor, note: str = "", **field
             visibility=Visibility.PUBLIC,
             data=data,
         )
-        effects.incident_transitioned(incident=incident, transition=name, previous_state=current)
+        effects.incident_transitioned(incident=incident, actor=actor, transition=name, previous_state=current)
     logger.info(
         "incident %s: %s → %s",
         incident.number,

@@ -161,7 +161,7 @@ def report_incident(
             visibility=Visibility.PUBLIC,
             data={"priority": incident.priority, "source": incident.source},
         )
-        effects.incident_reported(incident=incident)
+        effects.incident_reported(incident=incident, actor=reporter)
     logger.info(
         "incident %s reported (%s)",
         incident.number,
@@ -228,7 +228,7 @@ def update_incident(*, incident: Incident, actor: Actor, changes: dict[str, Any]
                 visibility=Visibility.PUBLIC,
                 data={"from": old_priority, "to": incident.priority, "overridden": False},
             )
-            effects.priority_changed(incident=incident, previous=old_priority)
+            effects.priority_changed(incident=incident, actor=actor, previous=old_priority)
     return incident
 
 
@@ -254,7 +254,7 @@ def override_priority(*, incident: Incident, actor: Actor, priority: str, reason
             data={"from": old, "to": priority, "overridden": True, "reason": reason},
         )
         if priority != old:
-            effects.priority_changed(incident=incident, previous=old)
+            effects.priority_changed(incident=incident, actor=actor, previous=old)
     return incident
 
 
@@ -318,9 +318,12 @@ def add_note(
     if visibility == Visibility.INTERNAL or kind == EntryKind.STATUS_UPDATE:
         _require(actor, "incidents.add_internal_note", _("You may add public notes only."))
     body = _text(body, "body", required=True)
-    return record_entry(
-        incident=incident, kind=EntryKind(kind), actor=actor, body=body, visibility=Visibility(visibility)
-    )
+    with transaction.atomic():
+        entry = record_entry(
+            incident=incident, kind=EntryKind(kind), actor=actor, body=body, visibility=Visibility(visibility)
+        )
+        effects.note_added(entry=entry, actor=actor)
+    return entry
 
 
 def link_as_duplicate(*, incident: Incident, actor: Actor, original: Incident) -> Incident:

@@ -136,11 +136,17 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Installations (or test runs) that share one Redis keep apart by queue name.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 # The clock's wake-ups have a queue of their own, so a backlog of deliveries
-# (or anything else) never holds back a deadline. Workers consume both.
+# (or anything else) never holds back a deadline. The Procfile's worker
+# consumes all three queues; docker-compose.yml runs a worker for each.
 CELERY_CLOCK_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.clock"
+# Outbound webhooks too: a slow or failing receiver never delays pages or deadlines.
+CELERY_WEBHOOK_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}.webhooks"
 CELERY_TASK_ROUTES = {
     "escalation.fire_timer": {"queue": CELERY_CLOCK_QUEUE},
     "escalation.sweep_timers": {"queue": CELERY_CLOCK_QUEUE},
+    "escalation.deliver_webhook": {"queue": CELERY_WEBHOOK_QUEUE},
+    "escalation.sweep_webhooks": {"queue": CELERY_WEBHOOK_QUEUE},
+    "escalation.purge_delivered_webhooks": {"queue": CELERY_WEBHOOK_QUEUE},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -162,7 +168,13 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-notifications": {"task": "escalation.sweep_notifications", "schedule": 5.0, "options": {"expires": 15}},
     # Alert events the request path's wake-up did not reach (broker away, a lost task).
     "process-alert-events": {"task": "incidents.process_alert_events", "schedule": 2.0, "options": {"expires": 10}},
-    "purge-alert-events": {"task": "incidents.purge_alert_events", "schedule": 24 * 3600},
+    "purge-alert-events": {"task": "incidents.purge_alert_events", "schedule": 24 * 3600, "options": {"expires": 3600}},
+    "sweep-webhooks": {"task": "escalation.sweep_webhooks", "schedule": 5.0, "options": {"expires": 15}},
+    "purge-delivered-webhooks": {
+        "task": "escalation.purge_delivered_webhooks",
+        "schedule": 24 * 60 * 60,
+        "options": {"expires": 60 * 60},
+    },
     "close-resolved-incidents": {
         "task": "incidents.tasks.close_stale_resolved_incidents",
         "schedule": 15 * 60,
@@ -215,6 +227,9 @@ SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 # Resolved incidents that nobody reopens are closed automatically after this
 # many hours (P1/P2 only once their post-mortem is published). 0 turns it off.
 AUTO_CLOSE_RESOLVED_AFTER_HOURS = env_int("AUTO_CLOSE_RESOLVED_AFTER_HOURS", 72, minimum=0)
+# Delivered outbound webhook events are kept this many days in the delivery
+# log, then deleted by a daily task (failed ones stay). 0 keeps them all.
+WEBHOOK_RETENTION_DAYS = env_int("WEBHOOK_RETENTION_DAYS", 30, minimum=0)
 # The account that background work acts as, so the audit trail names it.
 SYSTEM_USERNAME = "itsm-system"
 
@@ -290,5 +305,9 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # At DEBUG urllib3 logs every host and request line, and a webhook URL may be a credential.
+        "urllib3": {"level": "INFO" if LOG_LEVEL == "DEBUG" else LOG_LEVEL},
+    },
 }

@@ -4,7 +4,7 @@ The database is the real one the run is configured for: PostgreSQL in CI's
 first pass, the embedded SQLite file in the second.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -20,6 +20,8 @@ from escalation.models import Team
 from incidents.models import Incident, Service
 from incidents.roles import AGENT, INCIDENT_MANAGER, REPORTER
 from incidents.services import report_incident
+from itsm.celery import app as celery_app
+from tests.receivers import Receiver, running_receiver
 
 User = get_user_model()
 ROLES = (REPORTER, AGENT, INCIDENT_MANAGER)
@@ -136,3 +138,22 @@ def api() -> Callable[[Any], APIClient]:
         return client
 
     return client_for
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 (see tests/receivers.py)."""
+    with running_receiver() as server:
+        yield server
+
+
+@pytest.fixture
+def eager_tasks() -> Iterator[None]:
+    # Tasks run in-process when enqueued, so the path through the queue is exercised without a broker.
+    previous = celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_eager_propagates = True
+    try:
+        yield
+    finally:
+        celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = previous

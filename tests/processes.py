@@ -36,8 +36,9 @@ def start_celery(*arguments: str, log: Path) -> subprocess.Popen[bytes]:
         "LOG_FORMAT": "plain",
     }
     if arguments[0] == "worker" and "-Q" not in arguments:
-        # Like the product's workers: the default queue and the clock's.
-        arguments = (*arguments, "-Q", f"{settings.CELERY_TASK_DEFAULT_QUEUE},{settings.CELERY_CLOCK_QUEUE}")
+        # Like the product's workers: the default queue, the clock's and the webhooks'.
+        queues = (settings.CELERY_TASK_DEFAULT_QUEUE, settings.CELERY_CLOCK_QUEUE, settings.CELERY_WEBHOOK_QUEUE)
+        arguments = (*arguments, "-Q", ",".join(queues))
     with log.open("ab") as output:
         return subprocess.Popen(  # noqa: S603 — our own interpreter and app
             [sys.executable, "-m", "celery", "-A", "itsm", *arguments],

@@ -1,18 +1,16 @@
 """Delivering notifications: channels, retries, claims, the sweeper and the acknowledgement link.
 
 Webhooks go to a real HTTP server on 127.0.0.1 run by the test (the network
-edge); everything on our side of it is the product's own code.
+edge, `tests/receivers.py`); everything on our side of it is the product's own code.
 """
 
 import datetime as dt
-import http.server
 import json
 import re
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,80 +21,16 @@ from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
-from escalation import delivery
+from escalation import delivery, outbox
 from escalation.ack_links import TOKEN_SALT, ack_url
 from escalation.channels import sign, verify
 from escalation.models import Channel, ContactMethod, DeliveryStatus, Notification, NotificationKind
 from incidents import lifecycle
 from incidents.models import Incident
 from incidents.roles import AGENT, REPORTER
-from itsm.celery import app as celery_app
+from tests.receivers import Receiver
 
 SECRET = "s3cret-signing-key-for-tests"
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class Receiver:
-    """An HTTP server on 127.0.0.1 that records POSTs and answers with the queued status codes (then 200)."""
-
-    def __init__(self) -> None:
-        self.requests: list[Received] = []
-        self.statuses: list[int] = []
-        self.arrived = threading.Event()
-        # Set to hold each request until released (to keep a send in flight).
-        self.gate: threading.Event | None = None
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 — the name http.server calls
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                with receiver._lock:
-                    receiver.requests.append(Received(self.path, dict(self.headers.items()), body))
-                    status = receiver.statuses.pop(0) if receiver.statuses else 200
-                receiver.arrived.set()
-                if receiver.gate is not None:
-                    receiver.gate.wait(timeout=10)
-                payload = b"ok" if status < 300 else b"nope: " + str(status).encode()
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-
-    def url(self, path: str = "/hook") -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}{path}"
-
-    def respond_with(self, *statuses: int) -> None:
-        self.statuses.extend(statuses)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    server = Receiver()
-    server.thread.start()
-    try:
-        yield server
-    finally:
-        if server.gate is not None:
-            server.gate.set()
-        server.server.shutdown()
-        server.server.server_close()
 
 
 @pytest.fixture
@@ -141,18 +75,6 @@ def make_notification(incident: Incident, responder: Any) -> Callable[..., Notif
         )
 
     return make
-
-
-@pytest.fixture
-def eager_tasks() -> Iterator[None]:
-    # Tasks run in-process when enqueued, so the path through the queue is exercised without a broker.
-    previous = celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates
-    celery_app.conf.task_always_eager = True
-    celery_app.conf.task_eager_propagates = True
-    try:
-        yield
-    finally:
-        celery_app.conf.task_always_eager, celery_app.conf.task_eager_propagates = previous
 
 
 def _fresh(notification: Notification) -> Notification:
@@ -369,8 +291,8 @@ def test_after_max_attempts_the_notification_fails(
 
 
 def test_back_off_is_capped() -> None:
-    assert delivery.backoff(20) == delivery.BACKOFF_CAP
-    assert dt.timedelta(seconds=30) <= delivery.backoff(1) <= dt.timedelta(seconds=33)
+    assert outbox.backoff(20) == outbox.BACKOFF_CAP
+    assert dt.timedelta(seconds=30) <= outbox.backoff(1) <= dt.timedelta(seconds=33)
 
 
 @pytest.mark.django_db

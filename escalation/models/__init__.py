@@ -1,4 +1,4 @@
-"""Teams, calendars, SLA clocks, timers, escalation policies, on-call schedules and notifications."""
+"""Teams, calendars, SLA clocks, timers, escalation policies, on-call schedules, notifications and webhooks."""
 
 from escalation.models.calendars import BusinessCalendar, Holiday, Weekday, WorkingPeriod
 from escalation.models.notifications import (
@@ -20,8 +20,16 @@ from escalation.models.schedules import (
 from escalation.models.sla import ClockKind, SlaClock, SlaPolicy
 from escalation.models.teams import Team
 from escalation.models.timers import Timer, TimerFiring, TimerPurpose
+from escalation.models.webhooks import (
+    PING_EVENT,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEvent,
+    WebhookSubscription,
+)
 
 __all__ = [
+    "PING_EVENT",
     "BusinessCalendar",
     "Channel",
     "ClockKind",
@@ -46,6 +54,10 @@ __all__ = [
     "Timer",
     "TimerFiring",
     "TimerPurpose",
+    "WebhookDelivery",
+    "WebhookDeliveryStatus",
+    "WebhookEvent",
+    "WebhookSubscription",
     "Weekday",
     "WorkingPeriod",
 ]
