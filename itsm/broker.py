@@ -7,9 +7,10 @@ ignore, then renamed into place: a rename is atomic, so a consumer sees a
 whole message or none.
 """
 
+import itertools
 import os
 import uuid
-from time import monotonic
+from time import monotonic_ns
 from typing import Any
 
 from kombu.exceptions import ChannelError
@@ -17,11 +18,16 @@ from kombu.transport import filesystem
 from kombu.utils.encoding import str_to_bytes
 from kombu.utils.json import dumps
 
+# Consumers take messages in the order of their file names: a zero-padded
+# clock in nanoseconds (system-wide on Linux), then this process's own count,
+# so two messages of one process never swap places, even in the same tick.
+_sequence = itertools.count()
+
 
 class Channel(filesystem.Channel):
     # Same signature as kombu's file-system channel (whose stubs already differ from the base channel's).
     def _put(self, queue: str, payload: dict[str, Any], **kwargs: Any) -> None:  # type: ignore[override]
-        name = f"{round(monotonic() * 1000)}_{uuid.uuid4()}.{queue}.msg"
+        name = f"{monotonic_ns():020d}_{next(_sequence):012d}_{uuid.uuid4().hex}.{queue}.msg"
         final = os.path.join(self.data_folder_out, name)
         # Consumers only take names ending in ".<queue>.msg".
         partial = f"{final}.partial"
