@@ -1,14 +1,14 @@
 """Two people acting on one incident at once: exactly one transition wins."""
 
-import threading
+import functools
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from incidents import lifecycle
 from incidents.exceptions import IncidentConflict
 from incidents.models import Incident
+from tests.threads import run_together
 
 
 @pytest.mark.django_db
@@ -27,24 +27,13 @@ def test_a_transition_decided_on_a_stale_state_is_a_conflict(make_incident: Any,
     assert list(fresh.timeline.filter(kind="transition").values_list("data__transition", flat=True)) == ["acknowledge"]
 
 
+def _send(client: Any, path: str, body: dict[str, str]) -> int:
+    return int(client.post(path, body, format="json").status_code)
+
+
 def _race(requests: list[tuple[Any, str, dict[str, str]]]) -> list[int]:
     """Send the requests from one thread each, released together; return the status codes."""
-    barrier = threading.Barrier(len(requests))
-    codes: list[int] = [0] * len(requests)
-
-    def send(index: int, client: Any, path: str, body: dict[str, str]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            codes[index] = client.post(path, body, format="json").status_code
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send, args=(i, *request)) for i, request in enumerate(requests)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return codes
+    return run_together([functools.partial(_send, *request) for request in requests])
 
 
 @pytest.mark.postgres

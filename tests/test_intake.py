@@ -1,16 +1,15 @@
 """Alert intake: Alertmanager, PagerDuty Events v2 and generic webhooks, from request to incident."""
 
 import datetime as dt
+import functools
 import json
 import random
-import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -35,6 +34,7 @@ from tests.intake_helpers import (
     post_json,
     process,
 )
+from tests.threads import run_together
 
 pytestmark = pytest.mark.django_db
 
@@ -621,40 +621,8 @@ def test_the_request_wakes_the_processor_after_commit(alertmanager: tuple[Integr
     assert Incident.objects.count() == 1
 
 
-def _post_together(bodies: list[tuple[str, Any, dict[str, str]]]) -> list[int]:
-    barrier = threading.Barrier(len(bodies))
-    codes = [0] * len(bodies)
-
-    def send(index: int, path: str, body: Any, headers: dict[str, str]) -> None:
-        try:
-            barrier.wait(timeout=10)
-            codes[index] = post_json(Client(), path, body, headers).status_code
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=send, args=(i, *item)) for i, item in enumerate(bodies)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    return codes
-
-
-def _process_together(count: int) -> None:
-    barrier = threading.Barrier(count)
-
-    def run() -> None:
-        try:
-            barrier.wait(timeout=10)
-            process_pending_events(batch_size=3)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+def _post(path: str, body: Any, headers: dict[str, str]) -> int:
+    return int(post_json(Client(), path, body, headers).status_code)
 
 
 @pytest.mark.postgres
@@ -666,8 +634,8 @@ def test_concurrent_duplicate_triggers_open_one_incident(
     _, am_key = alertmanager
     bodies: list[tuple[str, Any, dict[str, str]]] = [(PD_PATH, pd_trigger(pd_key), {}) for _ in range(8)]
     bodies += [(AM_PATH, am_notification(), bearer(am_key)) for _ in range(8)]
-    assert _post_together(bodies) == [202] * 16
-    _process_together(3)
+    assert run_together([functools.partial(_post, *item) for item in bodies]) == [202] * 16
+    run_together([functools.partial(process_pending_events, batch_size=3)] * 3)
 
     assert AlertEvent.objects.filter(processed_at__isnull=True).count() == 0
     assert Incident.objects.count() == 2
