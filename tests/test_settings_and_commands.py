@@ -96,8 +96,13 @@ def test_create_api_token_for_unknown_user_fails() -> None:
 @pytest.mark.django_db
 def test_demo_data_covers_every_state_and_is_idempotent() -> None:
     from escalation.models import EscalationPolicy, OnCallSchedule
+    from incidents.models import Integration
+    from incidents.models.intake import hash_key
 
-    call_command("load_demo_data", stdout=StringIO())
+    output = StringIO()
+    call_command("load_demo_data", stdout=output)
+    key = output.getvalue().split("integration: Demo Alertmanager, key ")[1].split()[0]
+    assert Integration.objects.get().key_hash == hash_key(key)
     counts = (
         Incident.objects.count(),
         Service.objects.count(),
@@ -115,7 +120,10 @@ def test_demo_data_covers_every_state_and_is_idempotent() -> None:
     assert seeds["Partner bank API down"] == "P1"
     assert seeds["Shipment tracking updates arrive late"] == "P3"
 
-    call_command("load_demo_data", stdout=StringIO())
+    output = StringIO()
+    call_command("load_demo_data", stdout=output)
+    assert key not in output.getvalue()
+    assert Integration.objects.count() == 1
     assert (
         Incident.objects.count(),
         Service.objects.count(),

@@ -15,8 +15,9 @@ from django.utils import timezone
 
 from escalation.models import EscalationLevel, EscalationPolicy, LayerParticipant, OnCallSchedule, RotationLayer, Team
 from incidents import lifecycle, postmortems, services
-from incidents.choices import Category, Criticality, Source
-from incidents.models import Incident, Service
+from incidents.choices import Category, Criticality, IntegrationKind, Source
+from incidents.intake.integrations import create_integration
+from incidents.models import Incident, Integration, Service
 from incidents.roles import AGENT, INCIDENT_MANAGER, REPORTER
 
 DEMO_PASSWORD = "itsm-demo"  # noqa: S105 — demo accounts only, printed for the person who ran `make run`
@@ -196,6 +197,7 @@ class Command(BaseCommand):
         for index, spec in enumerate(INCIDENTS, start=1):
             made = self._incident(spec, users, teams)
             self.stdout.write(f"[{index}/{total}] {'created' if made else 'exists '} {spec['title']}")
+        self._integrations()
         if not options["quiet_login"]:
             self.stdout.write(self.style.SUCCESS(f"Demo login: admin / {DEMO_PASSWORD} (also maya, agus, rina …)"))
 
@@ -241,6 +243,20 @@ class Command(BaseCommand):
                 },
             )
         self.stdout.write(f"services: {len(SERVICES)}")
+
+    def _integrations(self) -> None:
+        """One Alertmanager integration on the checkout service; its key is printed only when it is made."""
+        service = Service.objects.get(slug="checkout-payments")
+        if Integration.objects.filter(service=service, kind=IntegrationKind.ALERTMANAGER).exists():
+            self.stdout.write("integration: exists (rotate its key in the back office to see a new one)")
+            return
+        integration, key = create_integration(
+            service=service, kind=IntegrationKind.ALERTMANAGER, actor=None, name="Demo Alertmanager"
+        )
+        self.stdout.write(
+            f"integration: {integration.name}, key {key} "
+            "(POST Alertmanager notifications to /api/v1/integrations/alertmanager/ with 'Authorization: Bearer <key>')"
+        )
 
     def _on_call(self, teams: dict[str, Team], users: dict[str, Any]) -> None:
         """A weekly rota per team and an escalation policy per team: on-call first, then the managers."""
