@@ -37,7 +37,7 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import Field, Model, QuerySet
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
@@ -55,6 +55,7 @@ from incidents.choices import (
 )
 from incidents.exceptions import IncidentConflict, TransitionNotAllowed
 from incidents.intake.parsers import parse_time
+from incidents.intake.sql import column, concrete_fields, table
 from incidents.intake.wake import wake_processor
 from incidents.lifecycle import (
     acknowledge_incident,
@@ -144,13 +145,11 @@ def _update_rows(rows: Sequence[Model], fields: Sequence[str]) -> None:
     Django's bulk_update builds a CASE expression per field and row; for the
     few hundred rows of a batch that costs more than the whole batch's work.
     """
-    meta = rows[0]._meta
-    columns = [field for name in fields if isinstance(field := meta.get_field(name), Field) and field.column]
-    if len(columns) != len(fields):
-        raise ValueError(f"only concrete fields can be written: {fields}")
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(str(field.column))} = %s" for field in columns)
-    sql = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {quote(meta.pk.attname)} = %s"  # noqa: S608 — names from the model
+    model = type(rows[0])
+    columns = concrete_fields(model, fields)
+    assignments = ", ".join(f"{column(field)} = %s" for field in columns)
+    primary_key = connection.ops.quote_name(model._meta.pk.attname)
+    sql = f"UPDATE {table(model)} SET {assignments} WHERE {primary_key} = %s"  # noqa: S608 — names from the model
     params = [
         [field.get_db_prep_save(getattr(row, field.attname), connection) for field in columns] + [row.pk]
         for row in rows

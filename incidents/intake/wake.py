@@ -17,6 +17,7 @@ import logging
 
 import redis
 from django.conf import settings
+from django.core.cache import cache
 
 logger = logging.getLogger(__name__)
 
@@ -56,3 +57,18 @@ def processor_woken() -> None:
         _redis().delete(WAKE_KEY)
     except Exception:
         logger.warning("alert intake: the cache is not reachable", exc_info=True)
+
+
+def count_in_window(key: str, amount: int, *, seconds: int) -> int:
+    """Add `amount` to the counter `key`, which lives `seconds`; return its new value.
+
+    Through the process-wide Redis client when there is a Redis (one round
+    trip), else through Django's cache.
+    """
+    if settings.INTAKE_WAKE_SHARED:
+        with _redis().pipeline() as pipe:
+            pipe.incrby(key, amount)
+            pipe.expire(key, seconds, nx=True)
+            used, _ = pipe.execute()
+        return int(used)
+    return amount if cache.add(key, amount, timeout=seconds) else int(cache.incr(key, amount))
