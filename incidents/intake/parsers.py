@@ -44,12 +44,26 @@ class InvalidEvent(Exception):  # noqa: N818 — PagerDuty's own name for the er
         self.errors = errors
 
 
+# The parts of an event that make it news; anything else changing is a repeat.
+CONTENT_FIELDS = ("summary", "severity", "source", "fired_at", "description", "labels", "annotations", "details")
+
+
+def content_hash(payload: dict[str, Any]) -> str:
+    """What an alert says, as a hash: equal for a sender's retry or a repeat notification."""
+    content = {name: payload.get(name) for name in CONTENT_FIELDS}
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
+
+
 @dataclass
 class ParsedEvent:
     action: str
     dedup_key: str
     group_key: str
     payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def content_hash(self) -> str:
+        return content_hash(self.payload) if self.payload else ""
 
 
 def group_hash(text: str) -> str:

@@ -27,7 +27,6 @@ one bad event is marked failed without holding up the others.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import logging
 import time
@@ -54,7 +53,7 @@ from incidents.choices import (
     Visibility,
 )
 from incidents.exceptions import IncidentConflict, TransitionNotAllowed
-from incidents.intake.parsers import parse_time
+from incidents.intake.parsers import content_hash, parse_time
 from incidents.intake.sql import column, concrete_fields, table
 from incidents.intake.wake import wake_processor
 from incidents.lifecycle import (
@@ -77,6 +76,7 @@ ADVISORY_LOCK_ID = 7_201_944_611
 ERROR_LIMIT = 2000
 # /healthz reports events that waited longer than this for the processor.
 WAITING_ALARM = dt.timedelta(seconds=30)
+ALERT_COLUMNS = ("id", "integration", "incident", "dedup_key", "group_key", "first_seen_at")
 ALERT_FIELDS = (
     "status",
     "summary",
@@ -94,17 +94,12 @@ ALERT_FIELDS = (
     "event_count",
 )
 EVENT_FIELDS = ("processed_at", "outcome", "incident", "error")
-# The parts of an event that make it news; anything else changing is a repeat.
-CONTENT_FIELDS = ("summary", "severity", "source", "fired_at", "description", "labels", "annotations", "details")
+# A repeat only moves these.
+COUNT_FIELDS = ("last_seen_at", "event_count")
 
 REFUSALS = (ValidationError, PermissionDenied, TransitionNotAllowed, IncidentConflict)
 
 Key = tuple[int, str]
-
-
-def content_hash(payload: dict[str, Any]) -> str:
-    content = {name: payload.get(name) for name in CONTENT_FIELDS}
-    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def process_pending_events(*, batch_size: int = BATCH_SIZE, budget_seconds: float = 120.0) -> int:
@@ -128,7 +123,9 @@ def _take_lock() -> None:
 def _process_batch(batch_size: int) -> int:
     with transaction.atomic():
         _take_lock()
-        events = list(AlertEvent.objects.filter(processed_at__isnull=True).order_by("id")[:batch_size])
+        # The payloads stay in the database unless an event turns out to be news (see _Batch).
+        pending = AlertEvent.objects.filter(processed_at__isnull=True).defer("payload")
+        events = list(pending.order_by("id")[:batch_size])
         integrations = Integration.objects.select_related("service__owner_team").in_bulk(
             {event.integration_id for event in events}
         )
@@ -187,7 +184,8 @@ class _Batch:
         self.actor: User = system_user()
         self.now = timezone.now()
         self.incidents: dict[int, Incident] = {}
-        self.touched: dict[int, Alert] = {}
+        self.touched: dict[int, Alert] = {}  # alerts to write whole
+        self.counted: dict[int, Alert] = {}  # alerts whose counters alone moved
         self.entries: list[TimelineEntry] = []
         keys = {(event.integration_id, event.dedup_key) for event in events}
         self.known: set[Key] = set(keys)
@@ -196,9 +194,28 @@ class _Batch:
             Alert.objects.filter(integration_id__in={key[0] for key in keys}, dedup_key__in={key[1] for key in keys})
             .exclude(status=AlertStatus.RESOLVED)
             .select_related("incident")
+            .only(*ALERT_COLUMNS, *ALERT_FIELDS, "incident__id", "incident__state")
         )
         for alert in alerts:
             self._hold(alert)
+        self._load_payloads()
+
+    def _load_payloads(self) -> None:
+        """Fetch, in one query, the payloads of the events that are not plain repeats of an open alert."""
+        news = [
+            event.pk
+            for event in self.events
+            if event.action == AlertAction.TRIGGER
+            and (
+                (alert := self.open.get((event.integration_id, event.dedup_key))) is None
+                or not event.content_hash
+                or alert.content_hash != event.content_hash
+            )
+        ]
+        payloads = dict(AlertEvent.objects.filter(pk__in=news).values_list("pk", "payload")) if news else {}
+        for event in self.events:
+            if event.pk in payloads:
+                event.payload = payloads[event.pk]
 
     # --- bookkeeping ---------------------------------------------------
 
@@ -218,6 +235,7 @@ class _Batch:
         self.known.discard(key)
         if alert is not None:
             self.touched.pop(alert.pk, None)
+            self.counted.pop(alert.pk, None)
             self.incidents.pop(alert.incident_id, None)
 
     def _open_alert(self, key: Key) -> Alert | None:
@@ -280,6 +298,9 @@ class _Batch:
     def _flush(self) -> None:
         if self.touched:
             _update_rows(list(self.touched.values()), ALERT_FIELDS)
+        counted = [alert for pk, alert in self.counted.items() if pk not in self.touched]
+        if counted:
+            _update_rows(counted, COUNT_FIELDS)
         if self.entries:
             TimelineEntry.objects.bulk_create(self.entries)
         _update_rows(self.events, EVENT_FIELDS)
@@ -294,6 +315,7 @@ class _Batch:
                 self._resolve_alert(alert, at=event.received_at)
                 alert.save(update_fields=ALERT_FIELDS)  # with whatever earlier events of the batch changed
             self.touched.pop(alert.pk, None)
+            self.counted.pop(alert.pk, None)
             alert = None
         if event.action == AlertAction.TRIGGER:
             if alert is not None:
@@ -310,13 +332,14 @@ class _Batch:
     # --- trigger -------------------------------------------------------
 
     def _refire(self, alert: Alert, event: AlertEvent) -> str:
-        payload = event.payload
         alert.last_seen_at = max(alert.last_seen_at, event.received_at)
         alert.event_count += 1
-        self.touched[alert.pk] = alert
-        digest = content_hash(payload)
+        digest = event.content_hash or content_hash(event.payload)
         if digest == alert.content_hash:
+            self.counted[alert.pk] = alert
             return EventOutcome.REPEATED
+        self.touched[alert.pk] = alert
+        payload = event.payload
         self._describe_alert(alert, payload, digest=digest)
         self.entries.append(
             TimelineEntry(
@@ -394,7 +417,7 @@ class _Batch:
             first_seen_at=event.received_at,
             last_seen_at=event.received_at,
         )
-        self._describe_alert(alert, payload, digest=content_hash(payload))
+        self._describe_alert(alert, payload, digest=event.content_hash or content_hash(payload))
         alert.save()
         self._hold(alert)
         record_entry(
@@ -433,6 +456,7 @@ class _Batch:
         alert.event_count += 1
         alert.save(update_fields=ALERT_FIELDS)  # with whatever earlier events of the batch changed
         self.touched.pop(alert.pk, None)
+        self.counted.pop(alert.pk, None)
         incident = self._fresh(alert.incident_id)
         note = _("Acknowledged by %(integration)s.") % {"integration": alert.integration.name}
         if incident.state == State.NEW:
@@ -452,6 +476,7 @@ class _Batch:
         alert.event_count += 1
         alert.save(update_fields=ALERT_FIELDS)  # with whatever earlier events of the batch changed
         self.touched.pop(alert.pk, None)
+        self.counted.pop(alert.pk, None)
         incident = self._fresh(alert.incident_id)
         firing = Alert.objects.filter(incident=incident).exclude(status=AlertStatus.RESOLVED).count()
         if firing:

@@ -125,7 +125,17 @@ def _check_rate(integration: Door, count: int, refusal: dict[str, Any]) -> None:
         raise Refusal(429, refusal, headers={"Retry-After": str(retry_after)})
 
 
-_STORED_FIELDS = ("integration", "action", "dedup_key", "group_key", "payload", "received_at", "outcome", "error")
+_STORED_FIELDS = (
+    "integration",
+    "action",
+    "dedup_key",
+    "group_key",
+    "payload",
+    "content_hash",
+    "received_at",
+    "outcome",
+    "error",
+)
 
 
 def _store(integration: Door, events: list[ParsedEvent]) -> None:
@@ -134,7 +144,17 @@ def _store(integration: Door, events: list[ParsedEvent]) -> None:
     received_at = timezone.now()
     params: list[Any] = []
     for event in events:
-        values = (integration.pk, event.action, event.dedup_key, event.group_key, event.payload, received_at, "", "")
+        values = (
+            integration.pk,
+            event.action,
+            event.dedup_key,
+            event.group_key,
+            event.payload,
+            event.content_hash,
+            received_at,
+            "",
+            "",
+        )
         params.extend(field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True))
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     columns = ", ".join(map(column, fields))

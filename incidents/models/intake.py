@@ -202,6 +202,8 @@ class AlertEvent(models.Model):
     dedup_key = models.CharField(_("de-duplication key"), max_length=255)
     group_key = models.CharField(_("group"), max_length=64)
     payload = models.JSONField(_("event"), default=dict)
+    # Written with the event, so the processor tells a repeat without reading the payload.
+    content_hash = models.CharField(max_length=64, blank=True, default="", editable=False)
     received_at = models.DateTimeField(_("received at"), default=timezone.now)
     processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
     outcome = models.CharField(_("outcome"), max_length=16, choices=EventOutcome.choices, blank=True)
