@@ -195,8 +195,8 @@ class Alert(models.Model):
 class AlertEvent(models.Model):
     """One event as an integration sent it, kept in order until processed, then as the alert's log."""
 
-    # Each row is written on the hottest path and updated once more: its indexes are
-    # only those something reads (the key index covers the integration).
+    # Each row is written on the hottest path and updated once more: its only indexes
+    # are the primary key, the pending queue and the arrival time (for the purge).
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="events", db_index=False)
     action = models.CharField(_("action"), max_length=16, choices=AlertAction.choices)
     dedup_key = models.CharField(_("de-duplication key"), max_length=255)
@@ -218,7 +218,6 @@ class AlertEvent(models.Model):
         verbose_name_plural = _("alert events")
         indexes = [
             models.Index(fields=["id"], name="alertevent_pending", condition=models.Q(processed_at__isnull=True)),
-            models.Index(fields=["integration", "dedup_key"], name="alertevent_integration_key"),
             models.Index(fields=["received_at"], name="alertevent_received"),
         ]
 

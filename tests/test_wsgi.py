@@ -1,0 +1,70 @@
+"""The WSGI application's two lanes: intake with lean middleware, everything else with the full stack."""
+
+import io
+import json
+from typing import Any
+from wsgiref.util import setup_testing_defaults
+
+import pytest
+
+from incidents.intake.integrations import create_integration
+from incidents.models import AlertEvent
+from itsm.wsgi import application
+from tests.intake_helpers import PD_PATH, pd_trigger
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _call(method: str, path: str, body: bytes = b"", **headers: str) -> tuple[str, dict[str, str], bytes]:
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "SERVER_NAME": "localhost",
+        **headers,
+    }
+    setup_testing_defaults(environ)
+    answer: dict[str, Any] = {}
+
+    def start_response(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        answer["status"], answer["headers"] = status, dict(response_headers)
+
+    content = b"".join(application(environ, start_response))
+    return answer["status"], answer["headers"], content
+
+
+def test_intake_runs_through_the_lean_lane(service: Any, settings: Any) -> None:
+    settings.ALLOWED_HOSTS = ["localhost"]
+    _, key = create_integration(service=service, kind="pagerduty", actor=None)
+    status, headers, content = _call(
+        "POST", PD_PATH, json.dumps(pd_trigger(key)).encode(), HTTP_X_REQUEST_ID="req-12345678"
+    )
+
+    assert status.startswith("202")
+    assert json.loads(content)["dedup_key"] == "srv01/mysql"
+    assert AlertEvent.objects.count() == 1
+    assert headers["X-Request-ID"] == "req-12345678"
+    assert headers["X-Content-Type-Options"] == "nosniff"  # the security middleware still runs
+    assert "X-Frame-Options" not in headers  # the clickjacking one (for pages) does not
+    assert "Vary" not in headers  # nor sessions or the locale
+
+
+def test_everything_else_runs_through_the_full_stack(settings: Any) -> None:
+    settings.ALLOWED_HOSTS = ["localhost"]
+    status, headers, _ = _call("GET", "/healthz")
+    assert status.startswith("200")
+    assert headers["X-Frame-Options"] == "DENY"
+    assert "X-Request-ID" in headers
+
+
+def test_the_lean_lane_still_refuses_what_it_must(service: Any, settings: Any) -> None:
+    settings.ALLOWED_HOSTS = ["localhost"]
+    create_integration(service=service, kind="pagerduty", actor=None)
+    status, _, _ = _call("POST", PD_PATH, b"{", HTTP_HOST="evil.example.com")
+    assert status.startswith("400")  # DisallowedHost is answered, not raised
+    status, _, content = _call("POST", PD_PATH, b"{")
+    assert status.startswith("400")
+    assert json.loads(content)["status"] == "invalid event"
+    assert not AlertEvent.objects.exists()
