@@ -50,7 +50,7 @@ def close_stale_resolved_incidents() -> int:
 def process_alert_events() -> int:
     """Process every pending alert event (woken by intake, and run by beat as the safety net)."""
     processor_woken()
-    return process_pending_events(budget_seconds=180.0)
+    return process_pending_events(budget_seconds=180.0, gather_seconds=settings.INTAKE_GATHER_MS / 1000)
 
 
 @shared_task(name="incidents.purge_alert_events", acks_late=True, ignore_result=True, time_limit=600)

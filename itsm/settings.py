@@ -240,6 +240,9 @@ INTAKE_MAX_BYTES = env_int("INTAKE_MAX_BYTES", 1024 * 1024, minimum=1024)
 # where the cache that keeps count is shared by every process (Redis).
 INTAKE_WAKE_SECONDS = env_int("INTAKE_WAKE_SECONDS", 2, minimum=1)
 INTAKE_WAKE_SHARED = bool(REDIS_URL)
+# While events keep coming, the processor waits this long after a batch that was not
+# full, so batches grow with the rate (alerts reach incidents at most this much later).
+INTAKE_GATHER_MS = env_int("INTAKE_GATHER_MS", 200, minimum=0)
 # Processed events (each alert's log) are kept this long; alerts and incidents stay.
 INTAKE_EVENT_RETENTION_DAYS = env_int("INTAKE_EVENT_RETENTION_DAYS", 30, minimum=1)
 

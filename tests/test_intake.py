@@ -4,12 +4,14 @@ import datetime as dt
 import functools
 import json
 import random
+import threading
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -700,3 +702,25 @@ def test_batches_of_any_size_reach_the_same_result(make_integration: MakeIntegra
         for index, (a, b) in enumerate(zip(single, batched, strict=True)):
             assert a == b, (part, index, script)
     assert EventOutcome.FAILED not in one_by_one[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_gathering_run_takes_what_arrives_meanwhile(pagerduty: tuple[Integration, str]) -> None:
+    """While a run pauses between batches, events that arrive are taken by the same run."""
+    _, key = pagerduty
+    post_json(Client(), PD_PATH, pd_trigger(key, dedup_key="first"))
+
+    def second() -> None:
+        try:
+            post_json(Client(), PD_PATH, pd_trigger(key, dedup_key="second"))
+        finally:
+            connection.close()
+
+    arrived = threading.Timer(0.05, second)
+    arrived.start()
+    try:
+        processed = process_pending_events(gather_seconds=0.3)
+    finally:
+        arrived.join()
+    assert processed == 2
+    assert Incident.objects.count() == 2

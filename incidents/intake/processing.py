@@ -102,8 +102,16 @@ REFUSALS = (ValidationError, PermissionDenied, TransitionNotAllowed, IncidentCon
 Key = tuple[int, str]
 
 
-def process_pending_events(*, batch_size: int = BATCH_SIZE, budget_seconds: float = 120.0) -> int:
-    """Process pending events, oldest first, until none is left or the budget is spent; return how many."""
+def process_pending_events(
+    *, batch_size: int = BATCH_SIZE, budget_seconds: float = 120.0, gather_seconds: float = 0.0
+) -> int:
+    """Process pending events, oldest first, until none is left or the budget is spent; return how many.
+
+    With `gather_seconds`, a batch that was not full is followed by that long a
+    pause before the next one, so that under a steady stream of events the
+    batches grow and their fixed costs (a lock, a few reads, a commit) are
+    shared by many events; the run ends at the first empty fetch.
+    """
     deadline = time.monotonic() + budget_seconds
     processed = 0
     while time.monotonic() < deadline:
@@ -111,6 +119,8 @@ def process_pending_events(*, batch_size: int = BATCH_SIZE, budget_seconds: floa
         if not count:
             break
         processed += count
+        if count < batch_size and gather_seconds:
+            time.sleep(gather_seconds)
     return processed
 
 
