@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -94,8 +94,8 @@ class IntegrationAdmin(NoRevertHistoryMixin, SimpleHistoryAdmin):
 def _pretty(values: dict[str, Any]) -> str:
     if not values:
         return "—"
-    rows = [format_html("<tr><th>{}</th><td>{}</td></tr>", key, value) for key, value in sorted(values.items())]
-    return format_html("<table>{}</table>", format_html("".join(rows)))
+    rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", sorted(values.items()))
+    return format_html("<table>{}</table>", rows)
 
 
 @admin.register(Alert)
