@@ -64,7 +64,7 @@ from escalation.models import (
 from escalation.models.notifications import new_signing_secret
 from incidents.models import Incident, TimelineEntry
 from incidents.roles import INCIDENT_MANAGER
-from incidents.timeline import Actor
+from incidents.timeline import Actor, save_audited
 
 logger = logging.getLogger(__name__)
 
@@ -291,8 +291,6 @@ def rotate_secret(*, subscription: WebhookSubscription, actor: Actor) -> str:
     with transaction.atomic():
         subscription = WebhookSubscription.objects.select_for_update().get(pk=subscription.pk)
         subscription.secret = secret
-        subscription._history_user = actor if isinstance(actor, User) else None  # type: ignore[attr-defined]
-        subscription._change_reason = "signing secret rotated"  # type: ignore[attr-defined]
-        subscription.save(update_fields=["secret", "updated_at"])
+        save_audited(subscription, actor=actor, reason="signing secret rotated", update_fields=["secret", "updated_at"])
     logger.info("webhook subscription %s: signing secret rotated by %s", subscription.pk, actor.get_username())
     return secret

@@ -3,6 +3,7 @@
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser, User
+from django.db.models import Model
 
 from incidents.choices import EntryKind, Visibility
 from incidents.models import Incident, TimelineEntry
@@ -29,8 +30,8 @@ def record_entry(
     )
 
 
-def save_audited(incident: Incident, *, actor: Actor | None, reason: str) -> None:
-    """Save the incident so that its history row names the actor and why."""
-    incident._history_user = actor if isinstance(actor, User) else None  # type: ignore[attr-defined]
-    incident._change_reason = reason  # type: ignore[attr-defined]
-    incident.save()
+def save_audited(record: Model, *, actor: Actor | None, reason: str, update_fields: list[str] | None = None) -> None:
+    """Save a record kept with django-simple-history so that its history row names the actor and why."""
+    record._history_user = actor if isinstance(actor, User) else None  # type: ignore[attr-defined]
+    record._change_reason = reason  # type: ignore[attr-defined]
+    record.save(update_fields=update_fields)

@@ -10,16 +10,14 @@ from django.utils.translation import gettext as _
 from incidents.choices import IntegrationKind
 from incidents.models import Integration, Service
 from incidents.models.intake import DEFAULT_RESOLVE_ACTION
-from incidents.timeline import Actor
+from incidents.timeline import Actor, save_audited
 
 MANAGE_PERMISSION = "incidents.change_integration"
 
 
 def _audited_save(integration: Integration, *, actor: Actor | None, reason: str) -> None:
-    integration._history_user = actor if isinstance(actor, User) else None  # type: ignore[attr-defined]
-    integration._change_reason = reason  # type: ignore[attr-defined]
     integration.full_clean()
-    integration.save()
+    save_audited(integration, actor=actor, reason=reason)
 
 
 def create_integration(
