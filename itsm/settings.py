@@ -240,6 +240,8 @@ INTAKE_MAX_BYTES = env_int("INTAKE_MAX_BYTES", 1024 * 1024, minimum=1024)
 # where the cache that keeps count is shared by every process (Redis).
 INTAKE_WAKE_SECONDS = env_int("INTAKE_WAKE_SECONDS", 2, minimum=1)
 INTAKE_WAKE_SHARED = bool(REDIS_URL)
+# At most one wake-up attempt per process this often; a request inside the gap gets one at its end.
+INTAKE_WAKE_GAP_MS = env_int("INTAKE_WAKE_GAP_MS", 100, minimum=0)
 # While events keep coming, the processor waits this long after a batch that was not
 # full, so batches grow with the rate (alerts reach incidents at most this much later).
 INTAKE_GATHER_MS = env_int("INTAKE_GATHER_MS", 200, minimum=0)

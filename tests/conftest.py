@@ -52,6 +52,13 @@ def plain_static_files(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def immediate_intake_wake_ups(settings: Any) -> None:
+    # Each test sees its own wake-ups at once: a trailing one (tests/test_intake_wake.py) would
+    # publish from a thread of its own after the test, into the next one's eager tasks.
+    settings.INTAKE_WAKE_GAP_MS = 0
+
+
+@pytest.fixture(autouse=True)
 def empty_cache() -> None:
     # Throttle counters live in the cache (Redis in CI); each test starts from zero.
     cache.clear()

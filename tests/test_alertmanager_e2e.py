@@ -126,7 +126,8 @@ def _incident() -> Incident | None:
     return Incident.objects.filter(alerts__isnull=False).first()
 
 
-def test_alertmanager_fires_and_resolves_an_incident(alertmanager: str, worker: Any) -> None:
+def test_alertmanager_fires_and_resolves_an_incident(alertmanager: str, worker: Any, settings: Any) -> None:
+    settings.INTAKE_WAKE_GAP_MS = 100  # the production default: wake-ups coalesced per process
     _post_alert(alertmanager, ends_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
 
     assert wait_for(lambda: _incident() is not None, timeout=60), "no incident from Alertmanager's notification"

@@ -326,6 +326,39 @@ def test_a_key_of_another_kind_or_an_inactive_integration_is_refused(
     assert not AlertEvent.objects.exists()
 
 
+GENERIC_EVENT = {"title": "Disk full on db-1", "severity": "error", "dedup_key": "disk-db-1"}
+
+
+@pytest.mark.parametrize("stops", ["rotated", "deactivated"])
+@pytest.mark.parametrize(
+    ("kind", "send", "refused"),
+    [
+        (IntegrationKind.ALERTMANAGER, lambda c, key: post_json(c, AM_PATH, am_notification(), bearer(key)), 401),
+        (IntegrationKind.ALERTMANAGER, lambda c, key: post_json(c, f"{AM_PATH}{key}/", am_notification()), 404),
+        (
+            IntegrationKind.ALERTMANAGER,
+            lambda c, key: post_json(c, AM_PATH, {**am_notification(), "alerts": []}, bearer(key)),
+            401,
+        ),
+        (IntegrationKind.GENERIC, lambda c, key: post_json(c, GENERIC_PATH, GENERIC_EVENT, bearer(key)), 401),
+        (IntegrationKind.PAGERDUTY, lambda c, key: post_json(c, PD_PATH, pd_trigger(key)), 404),
+    ],
+)
+def test_a_key_that_stops_working_is_refused_at_once_by_a_process_that_knew_it(
+    make_integration: MakeIntegration, admin_user: Any, kind: str, send: Any, refused: int, stops: str
+) -> None:
+    integration, key = make_integration(kind)
+    client = Client()
+    assert send(client, key).status_code == 202
+    stored = AlertEvent.objects.count()
+    if stops == "rotated":
+        rotate_key(integration=integration, actor=admin_user)
+    else:
+        Integration.objects.filter(pk=integration.pk).update(is_active=False)
+    assert send(client, key).status_code == refused
+    assert AlertEvent.objects.count() == stored
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

@@ -1,10 +1,11 @@
 """The alert intake endpoints: authenticate, validate, store, answer 202.
 
 The request path does only what the promise needs: the event is accepted
-once it is committed, so a 202 is never a lost alert. One query finds the
-integration by the hash of its key, one INSERT stores every event of the
-request, and the processor (incidents/intake/processing.py) is woken after
-the commit. Everything else, de-duplication included, happens there.
+once it is committed, so a 202 is never a lost alert. One statement checks
+the key and stores every event of the request (INSERT … SELECT from the
+integration with that key hash: a key revoked a moment ago stores nothing),
+and the processor (incidents/intake/processing.py) is woken after the commit.
+Everything else, de-duplication included, happens there.
 
 These are plain Django views rather than DRF ones: they are the hottest path
 in the product, their bodies are not models, and PagerDuty clients expect
@@ -78,10 +79,12 @@ def _bearer(request: HttpRequest) -> str:
 
 @dataclass(frozen=True)
 class Door:
-    """What the request path needs of an integration."""
+    """What the request path needs of an integration: which one a key opens, and its budget."""
 
     pk: int
     rate_limit_per_minute: int
+    key_hash: str
+    kind: str
 
 
 @functools.cache
@@ -92,15 +95,62 @@ def _lookup_sql() -> str:
     return f"SELECT {found}, {limit} FROM {table(Integration)} WHERE {key_hash} = %s AND {kind} = %s AND {active}"  # noqa: S608 — names from the model
 
 
-def _integration(key: str, kind: str) -> Door | None:
+class _Doors:
+    """The integrations this process has seen keys of, to count a request against the right budget
+    before the one statement that stores it.
+
+    This is never what lets a request in: the INSERT itself checks the key
+    hash, the kind and that the integration is active, so a rotated or
+    deactivated key stores nothing from the next request on, in every process.
+    An entry only saves the lookup that learns the integration's id and budget;
+    a changed budget is read again within `TTL` seconds.
+    """
+
+    TTL = 60.0
+    SIZE = 4096
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, str], tuple[Door, float]] = {}
+
+    def get(self, key_hash: str, kind: str) -> Door | None:
+        found = self._known.get((key_hash, kind))
+        if found is None or time.monotonic() - found[1] > self.TTL:
+            return None
+        return found[0]
+
+    def remember(self, door: Door) -> None:
+        if len(self._known) >= self.SIZE:
+            self._known.clear()
+        self._known[(door.key_hash, door.kind)] = (door, time.monotonic())
+
+    def forget(self, door: Door) -> None:
+        self._known.pop((door.key_hash, door.kind), None)
+
+    def clear(self) -> None:
+        self._known.clear()
+
+
+doors = _Doors()
+
+
+def _integration(key: str, kind: str, *, fresh: bool = False) -> Door | None:
     """The active integration of `kind` with this key: one indexed query, written out (the ORM's
-    query building cost more than the query on this path)."""
+    query building cost more than the query on this path), unless this process has seen the key
+    lately and `fresh` is not asked for; the INSERT checks the key again either way."""
     if not key or len(key) > 255:
         return None
+    key_hash = hash_key(key)
+    door = None if fresh else doors.get(key_hash, kind)
+    if door is not None:
+        return door
     with connection.cursor() as cursor:
-        cursor.execute(_lookup_sql(), [hash_key(key), kind])
+        cursor.execute(_lookup_sql(), [key_hash, kind])
         row = cursor.fetchone()
-    return Door(pk=row[0], rate_limit_per_minute=row[1]) if row else None
+    if row is None:
+        return None
+    door = Door(pk=row[0], rate_limit_per_minute=row[1], key_hash=key_hash, kind=kind)
+    doors.remember(door)
+    return door
 
 
 def _check_rate(integration: Door, count: int, refusal: dict[str, Any]) -> None:
@@ -138,14 +188,31 @@ _STORED_FIELDS = (
 )
 
 
-def _store(integration: Door, events: list[ParsedEvent]) -> None:
-    """One INSERT of every event, outside any transaction: stored whole or not at all."""
-    fields = concrete_fields(AlertEvent, _STORED_FIELDS)
+@functools.cache
+def _store_sql(rows: int) -> str:
+    """INSERT … SELECT the events joined to the integration's row, so that only a key that is still
+    active, of this kind and this integration stores anything: the check and the write are one statement."""
+    event_fields = concrete_fields(AlertEvent, _STORED_FIELDS)
+    pk, key_hash, kind, active = map(column, concrete_fields(Integration, ("id", "key_hash", "kind", "is_active")))
+    row = "(" + ", ".join(["%s"] * (len(event_fields) - 1)) + ")"
+    return (
+        f"INSERT INTO {table(AlertEvent)} ({', '.join(map(column, event_fields))}) "  # noqa: S608 — names from the model
+        f"SELECT door.{pk}, event.* FROM (VALUES {', '.join([row] * rows)}) AS event, {table(Integration)} AS door "
+        f"WHERE door.{pk} = %s AND door.{key_hash} = %s AND door.{kind} = %s AND door.{active}"
+    )
+
+
+def _store(integration: Door, events: list[ParsedEvent]) -> bool:
+    """Store every event in one statement, outside any transaction: whole or not at all.
+
+    False, with nothing stored, when the key no longer opens the integration.
+    """
+    fields = concrete_fields(AlertEvent, _STORED_FIELDS)[1:]
     received_at = timezone.now()
+    door = [integration.pk, integration.key_hash, integration.kind]
     params: list[Any] = []
     for event in events:
         values = (
-            integration.pk,
             event.action,
             event.dedup_key,
             event.group_key,
@@ -156,14 +223,15 @@ def _store(integration: Door, events: list[ParsedEvent]) -> None:
             "",
         )
         params.extend(field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True))
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    columns = ", ".join(map(column, fields))
+    params.extend(door)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table(AlertEvent)} ({columns}) VALUES {', '.join([row] * len(events))}",  # noqa: S608 — names from the model
-            params,
-        )
+        cursor.execute(_store_sql(len(events)), params)
+        stored = cursor.rowcount
+    if stored != len(events):
+        doors.forget(integration)
+        return False
     transaction.on_commit(wake_processor, robust=True)
+    return True
 
 
 def _intake(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
@@ -186,21 +254,32 @@ def _intake(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
     return csrf_exempt(require_POST(wrapped))
 
 
-def _authenticated(request: HttpRequest, key: str | None, kind: str) -> Door:
+def _key_refused(in_url: bool) -> Refusal:
+    if in_url:
+        return Refusal(404, {"detail": "Not found."})
+    return Refusal(
+        401,
+        {"detail": "Send this integration's key as 'Authorization: Bearer <key>' or in the URL."},
+        headers={"WWW-Authenticate": 'Bearer realm="itsm"'},
+    )
+
+
+def _authenticated(request: HttpRequest, key: str | None, kind: str, *, fresh: bool = False) -> Door:
     """The integration whose key came in the URL (404 if unknown) or as a Bearer token (401)."""
-    if key is not None:
-        integration = _integration(key, kind)
-        if integration is None:
-            raise Refusal(404, {"detail": "Not found."})
-        return integration
-    integration = _integration(_bearer(request), kind)
+    integration = _integration(_bearer(request) if key is None else key, kind, fresh=fresh)
     if integration is None:
-        raise Refusal(
-            401,
-            {"detail": "Send this integration's key as 'Authorization: Bearer <key>' or in the URL."},
-            headers={"WWW-Authenticate": 'Bearer realm="itsm"'},
-        )
+        raise _key_refused(key is not None)
     return integration
+
+
+def _store_or_refuse(request: HttpRequest, integration: Door, key: str | None, events: list[ParsedEvent]) -> None:
+    if events and _store(integration, events):
+        return
+    # Nothing was stored: either the key stopped working since this process
+    # last saw it, or there was nothing to store and the key is checked afresh.
+    if not events and _integration(_bearer(request) if key is None else key, integration.kind, fresh=True):
+        return
+    raise _key_refused(key is not None)
 
 
 def _invalid(error: InvalidEvent) -> JsonResponse:
@@ -216,8 +295,7 @@ def alertmanager(request: HttpRequest, key: str | None = None) -> JsonResponse:
     except InvalidEvent as error:
         return _invalid(error)
     _check_rate(integration, len(events), {"detail": "Too many alerts for this integration; retry later."})
-    if events:
-        _store(integration, events)
+    _store_or_refuse(request, integration, key, events)
     return JsonResponse({"status": "accepted", "alerts": len(events)}, status=202)
 
 
@@ -230,7 +308,7 @@ def generic(request: HttpRequest, key: str | None = None) -> JsonResponse:
     except InvalidEvent as error:
         return _invalid(error)
     _check_rate(integration, 1, {"detail": "Too many events for this integration; retry later."})
-    _store(integration, [event])
+    _store_or_refuse(request, integration, key, [event])
     return JsonResponse({"status": "accepted", "dedup_key": event.dedup_key}, status=202)
 
 
@@ -245,17 +323,19 @@ def pagerduty_enqueue(request: HttpRequest) -> JsonResponse:
         routing_key, event = parse_pagerduty(_read_json(request))
     except InvalidEvent as error:
         raise _pagerduty_invalid([f"'{where}' {'; '.join(what)}" for where, what in error.errors.items()]) from None
+    unknown = _pagerduty_invalid(
+        ["'routing_key' does not match an active Events API v2 integration"],
+        status=404,
+        message="Unknown routing key",
+    )
     integration = _integration(routing_key, IntegrationKind.PAGERDUTY)
     if integration is None:
-        raise _pagerduty_invalid(
-            ["'routing_key' does not match an active Events API v2 integration"],
-            status=404,
-            message="Unknown routing key",
-        )
+        raise unknown
     _check_rate(
         integration,
         1,
         {"status": "throttle event", "message": "Requests for this service are arriving too quickly. Retry later."},
     )
-    _store(integration, [event])
+    if not _store(integration, [event]):
+        raise unknown
     return JsonResponse({"status": "success", "message": "Event processed", "dedup_key": event.dedup_key}, status=202)
