@@ -281,7 +281,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='implementation',
-            constraint=models.CheckConstraint(condition=models.Q(('window_end__gt', models.F('window_start'))), name='implementation_window'),
+            constraint=models.CheckConstraint(condition=models.Q(('window_end__gt', models.F('window_start'))), name='implementation_window', violation_error_message='The window must end after it starts.'),
         ),
         migrations.AddConstraint(
             model_name='implementation',

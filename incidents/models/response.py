@@ -239,7 +239,11 @@ class Implementation(models.Model):
         verbose_name = _("implementation")
         verbose_name_plural = _("fix plan: implementations")
         constraints = [
-            models.CheckConstraint(condition=Q(window_end__gt=models.F("window_start")), name="implementation_window"),
+            models.CheckConstraint(
+                condition=Q(window_end__gt=models.F("window_start")),
+                name="implementation_window",
+                violation_error_message=_("The window must end after it starts."),
+            ),
             models.CheckConstraint(
                 condition=Q(outcome__in=ImplementationOutcome.values), name="implementation_outcome_valid"
             ),
