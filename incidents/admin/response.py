@@ -147,7 +147,11 @@ RESPONSE_INLINES = (ResponseRoleInline, InvestigationTaskInline, SolutionOptionI
 
 def _add_role(request: HttpRequest, incident: Incident, data: dict[str, Any]) -> Any:
     return response.add_responder(
-        incident=incident, actor=request.user, user=data["user"], role=data["role"], expertise=data.get("expertise") or ""
+        incident=incident,
+        actor=request.user,
+        user=data["user"],
+        role=data["role"],
+        expertise=data.get("expertise") or "",
     )
 
 
