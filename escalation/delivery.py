@@ -98,9 +98,12 @@ def attempt_delivery(*, notification_id: int) -> DeliveryResult:
     now = timezone.now()
     due = Notification.objects.filter(pk=notification_id, status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
 
-    # A page is a request to acknowledge; once that happened, or the incident
-    # ended, sending it only wakes someone for nothing.
-    settled = Q(incident__acknowledged_at__isnull=False) | ~Q(incident__state__in=OPEN_STATES)
+    # A page from an escalation level is a request to acknowledge; once that
+    # happened, or the incident ended, sending it only wakes someone for nothing.
+    # A responder paged into the response team (no level) is asked to join,
+    # which an acknowledgement does not settle.
+    acknowledged = Q(incident__acknowledged_at__isnull=False, level__isnull=False)
+    settled = acknowledged | ~Q(incident__state__in=OPEN_STATES)
     if due.filter(kind=NotificationKind.PAGE).filter(settled).update(status=DeliveryStatus.CANCELLED):
         logger.info("notification %s cancelled: the incident needs no page any more", notification_id)
         return DeliveryResult(DeliveryStatus.CANCELLED)
@@ -169,8 +172,8 @@ def deliver_notification(*, notification_id: int) -> str:
 
     - Nothing happens unless one conditional UPDATE claims the row (pending,
       due, attempts left); a concurrent second call returns the status as is.
-    - A due page whose incident is acknowledged or no longer open is
-      cancelled, not sent.
+    - A due page whose incident is no longer open, or an escalation page
+      whose incident is acknowledged, is cancelled, not sent.
     - Sent → `sent` with `sent_at`. A retryable failure keeps it `pending`
       with `next_attempt_at` pushed out by `outbox.backoff`; a permanent one, or the
       MAX_ATTEMPTS-th, makes it `failed` and writes an internal timeline note.

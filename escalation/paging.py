@@ -139,8 +139,14 @@ def stop_escalation(*, incident: Incident, reason: str) -> None:
         run.stop_reason = reason
         run.save(update_fields=["stopped_at", "stop_reason"])
         disarm_timers(incident=incident, clock=run.clock)
+    # Only escalation pages (they have a level); a responder paged into the team
+    # is asked to join, and delivery drops that page once the incident is over.
     Notification.objects.filter(
-        incident=incident, kind=NotificationKind.PAGE, status=DeliveryStatus.PENDING, sent_at__isnull=True
+        incident=incident,
+        kind=NotificationKind.PAGE,
+        status=DeliveryStatus.PENDING,
+        sent_at__isnull=True,
+        level__isnull=False,
     ).update(status=DeliveryStatus.CANCELLED, last_error=f"cancelled: {reason}")
 
 
@@ -164,12 +170,21 @@ def _level_targets(level: dict[str, Any], at: dt.datetime) -> list[User]:
 
 
 def page_users(
-    *, incident: Incident, users: Iterable[User], key: str, level: int | None, run: EscalationRun | None = None
+    *,
+    incident: Incident,
+    users: Iterable[User],
+    key: str,
+    level: int | None,
+    run: EscalationRun | None = None,
+    message: str = "",
 ) -> list[Notification]:
     """Write a page to each person by their notification rules (email if they have none).
 
     `key` names the decision; with the person and the contact method it makes
     each notification's idempotency key, so the same decision never pages twice.
+    `level` is None for a page outside an escalation level (a responder paged
+    into the response team): acknowledging the incident does not cancel it.
+    `message`, if given, follows the standard text.
     """
     now = timezone.now()
     high = incident.priority in HIGH_PRIORITIES
@@ -180,6 +195,8 @@ def page_users(
         "priority": incident.priority,
         "state": incident.get_state_display(),
     }
+    if message:
+        body = f"{body}\n\n{message}"
     created = []
     for user in users:
         rules = NotificationRule.objects.filter(user=user, contact_method__is_active=True).select_related(

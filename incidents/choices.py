@@ -67,6 +67,10 @@ class EntryKind(models.TextChoices):
     LINK = "link", _("Link")
     ATTACHMENT = "attachment", _("Attachment")
     ALERT = "alert", _("Monitoring alert")
+    # Response coordination: the team, investigation tasks and the fix plan.
+    RESPONSE_TEAM = "response_team", _("Response team")
+    TASK = "task", _("Investigation task")
+    FIX_PLAN = "fix_plan", _("Fix plan")
 
 
 class Criticality(models.TextChoices):
@@ -126,3 +130,40 @@ class EventOutcome(models.TextChoices):
     RESOLVED = "resolved", _("Resolved")
     DROPPED = "dropped", _("Dropped: no open alert")
     FAILED = "failed", _("Failed")
+
+
+# --- Response coordination: the response team, investigation tasks and the fix plan ---
+
+
+class ResponseRoleKind(models.TextChoices):
+    COMMANDER = "commander", _("Incident commander")
+    COMMUNICATIONS_LEAD = "communications_lead", _("Communications lead")
+    SCRIBE = "scribe", _("Scribe")
+    SUBJECT_MATTER_EXPERT = "sme", _("Subject-matter expert")
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    IN_PROGRESS = "in_progress", _("In progress")
+    DONE = "done", _("Done")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+OPEN_TASK_STATUSES = (TaskStatus.OPEN, TaskStatus.IN_PROGRESS)
+
+
+class FixKind(models.TextChoices):
+    QUICK_FIX = "quick_fix", _("Quick fix")
+    PERMANENT = "permanent", _("Permanent fix")
+
+
+class RiskRating(models.TextChoices):
+    LOW = "low", _("Low risk")
+    MEDIUM = "medium", _("Medium risk")
+    HIGH = "high", _("High risk")
+
+
+class ImplementationOutcome(models.TextChoices):
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+    ROLLED_BACK = "rolled_back", _("Rolled back")

@@ -23,3 +23,7 @@ class IncidentConflict(Exception):  # noqa: N818
         self.message = message
         self.state = state
         self.allowed = allowed
+
+
+class IncidentFinished(IncidentConflict):
+    """The incident is closed or cancelled, so its response records no longer change (HTTP 409)."""

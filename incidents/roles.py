@@ -27,6 +27,11 @@ _REPORTER_PERMISSIONS = [
     "incidents.add_attachment",
     "incidents.view_postmortem",
     "escalation.view_team",
+    # Response coordination, read-only: the team, the tasks and the fix plan.
+    "incidents.view_responserole",
+    "incidents.view_investigationtask",
+    "incidents.view_solutionoption",
+    "incidents.view_implementation",
 ]
 _AGENT_PERMISSIONS = [
     *_REPORTER_PERMISSIONS,
@@ -47,6 +52,8 @@ _AGENT_PERMISSIONS = [
     # What monitoring said: alerts and their events, read-only.
     "incidents.view_alert",
     "incidents.view_alertevent",
+    # The response team, investigation tasks and fix plan, through their domain functions.
+    "incidents.manage_response",
 ]
 # Escalation configuration that incident managers own, with every right on it.
 _CONFIGURATION_MODELS = [

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -19,6 +20,7 @@ from incidents.choices import Category, EntryKind, Level, Priority, Source, Visi
 from incidents.lifecycle import MAX_TEXT_LENGTH, cancel_incident, lock_incident
 from incidents.models import Attachment, Incident, Service
 from incidents.priority import priority_for
+from incidents.response import sync_commander
 from incidents.timeline import Actor, record_entry, save_audited
 
 logger = logging.getLogger(__name__)
@@ -36,7 +38,12 @@ EDITABLE_FIELDS = (
     "started_at",
     "detected_at",
     "services",
+    "war_room_url",
+    "chat_channel_url",
 )
+# Where the responders meet: links to a conference bridge and a chat channel.
+MEETING_LINK_FIELDS = ("war_room_url", "chat_channel_url")
+MEETING_LINK_LENGTH = 500
 
 
 def _require(actor: Actor, permission: str, message: str) -> None:
@@ -50,6 +57,20 @@ def _text(value: str, field: str, *, required: bool = False, limit: int = MAX_TE
         raise ValidationError({field: [_("This field is required.")]})
     if len(value) > limit:
         raise ValidationError({field: [_("Keep this under %(limit)d characters.") % {"limit": limit}]})
+    return value
+
+
+def _meeting_link(value: str | None, field: str) -> str:
+    """An http(s) URL, or empty to remove the link; any other scheme could run script in a browser."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    if len(value) > MEETING_LINK_LENGTH:
+        raise ValidationError({field: [_("Keep this under %(limit)d characters.") % {"limit": MEETING_LINK_LENGTH}]})
+    try:
+        URLValidator(schemes=["http", "https"])(value)
+    except ValidationError:
+        raise ValidationError({field: [_("Give an http:// or https:// address.")]}) from None
     return value
 
 
@@ -153,6 +174,8 @@ def report_incident(
         services = list(services)
         if services:
             incident.services.set(services)
+        if commander is not None:
+            sync_commander(incident=incident, actor=reporter)
         record_entry(
             incident=incident,
             kind=EntryKind.CREATED,
@@ -191,6 +214,8 @@ def update_incident(*, incident: Incident, actor: Actor, changes: dict[str, Any]
                 value = _text(value, "title", required=True, limit=200)
             elif field in ("description", "diagnostics"):
                 value = _text(value, field, limit=1_000_000 if field == "diagnostics" else MAX_TEXT_LENGTH)
+            elif field in MEETING_LINK_FIELDS:
+                value = _meeting_link(value, field)
             setattr(incident, field, value)
         _check_times(started_at=incident.started_at, detected_at=incident.detected_at, now=timezone.now())
 
@@ -264,7 +289,10 @@ _UNSET: Any = object()
 def assign_incident(
     *, incident: Incident, actor: Actor, assignee: Any = _UNSET, commander: Any = _UNSET, team: Any = _UNSET
 ) -> Incident:
-    """Give the incident an assignee, a commander or a team (None clears one)."""
+    """Give the incident an assignee, a commander or a team (None clears one).
+
+    A new commander takes over on the response team too (`response.sync_commander`).
+    """
     _require(actor, "incidents.assign_incident", _("You may not assign incidents."))
     if assignee is not _UNSET:
         _check_responder(assignee, "assignee")
@@ -282,6 +310,9 @@ def assign_incident(
         if not changes:
             return incident
         save_audited(incident, actor=actor, reason="assigned")
+        if "commander" in changes:
+            # The response team's commander row follows, so the two never disagree.
+            sync_commander(incident=incident, actor=actor)
         body = "; ".join(
             _("%(field)s: %(old)s → %(new)s") % {"field": field, "old": c["from"] or "—", "new": c["to"] or "—"}
             for field, c in changes.items()

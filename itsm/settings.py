@@ -279,6 +279,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        # Response coordination: choice sets whose field names other models use too.
+        "FixKindEnum": "incidents.choices.FixKind",
+        "TaskStatusEnum": "incidents.choices.TaskStatus",
+    },
 }
 
 # --- Security -------------------------------------------------------------

@@ -34,6 +34,7 @@ from incidents.admin.common import (
 from incidents.admin.forms import IncidentAddForm, IncidentChangeForm
 from incidents.admin.incident_tools import IncidentToolsMixin
 from incidents.admin.intake import AlertInline
+from incidents.admin.response import RESPONSE_INLINES, save_response_inlines
 from incidents.choices import Visibility
 from incidents.models import Attachment, Incident, PostMortem, TimelineEntry
 
@@ -133,7 +134,7 @@ class IncidentAdmin(
     search_help_text = _("Search by number (INC-12), title or description.")
     date_hierarchy = "created_at"
     autocomplete_fields = ("services", "assignee", "commander", "team", "duplicate_of", "major_incident")
-    inlines = (PostMortemInline, AttachmentInline, TimelineInline)
+    inlines = (*RESPONSE_INLINES, PostMortemInline, AttachmentInline, TimelineInline)
     actions = ("acknowledge_selected", "investigate_selected", "resume_selected", "close_selected")
 
     add_fieldsets: tuple[tuple[Any, dict[str, Any]], ...] = (
@@ -158,6 +159,7 @@ class IncidentAdmin(
             },
         ),
         (_("People"), {"fields": ("reporter", "assignee", "commander", "team")}),
+        (_("Where the responders meet"), {"fields": ("war_room_url", "chat_channel_url")}),
         (_("Scope"), {"fields": ("services", "affected_users", "started_at", "detected_at", "diagnostics")}),
         (_("Links"), {"fields": LINK_FIELDS}),
         (_("Outcome"), {"fields": ("mitigation", "root_cause", "resolution")}),
@@ -317,7 +319,9 @@ class IncidentAdmin(
                 services.link_as_duplicate(incident=incident, actor=actor, original=data["duplicate_of"])
 
     def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
-        # Services were set by the domain functions; the inlines are read-only.
-        return
+        # Services were set by the domain functions; the other inlines are read-only,
+        # and rows added to the response inlines go to their domain functions.
+        if change:
+            save_response_inlines(request, form.instance, formsets)
 
     # --- The change page's tools ------------------------------------------

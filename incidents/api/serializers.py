@@ -9,9 +9,10 @@ from rest_framework import serializers
 
 from escalation.models import Notification, Team
 from escalation.sla import sla_summary
-from incidents.choices import Category, EntryKind, Level, Priority, Source, Visibility
+from incidents.choices import OPEN_TASK_STATUSES, Category, EntryKind, Level, Priority, Source, Visibility
 from incidents.lifecycle import MAX_TEXT_LENGTH, allowed_transitions
 from incidents.models import Alert, Attachment, Incident, Service, TimelineEntry
+from incidents.services import MEETING_LINK_LENGTH
 
 User = get_user_model()
 
@@ -98,6 +99,7 @@ class IncidentSerializer(serializers.ModelSerializer):
     major_incident = serializers.SerializerMethodField()
     sla = serializers.SerializerMethodField()
     allowed_transitions = serializers.SerializerMethodField()
+    open_tasks = serializers.SerializerMethodField()
 
     class Meta:
         model = Incident
@@ -130,6 +132,9 @@ class IncidentSerializer(serializers.ModelSerializer):
             "affected_users",
             "support_tier",
             "diagnostics",
+            "war_room_url",
+            "chat_channel_url",
+            "open_tasks",
             "mitigation",
             "root_cause",
             "resolution",
@@ -151,6 +156,14 @@ class IncidentSerializer(serializers.ModelSerializer):
     @extend_schema_field(SlaSerializer)
     def get_sla(self, incident: Incident) -> dict[str, Any]:
         return sla_summary(list(incident.sla_clocks.all()))
+
+    @extend_schema_field(serializers.IntegerField())
+    def get_open_tasks(self, incident: Incident) -> int:
+        """Open and in-progress investigation tasks; `selectors.incident_list` counts them in its query."""
+        counted = getattr(incident, "open_tasks", None)
+        if counted is None:
+            counted = incident.tasks.filter(status__in=OPEN_TASK_STATUSES).count()
+        return int(counted)
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_allowed_transitions(self, incident: Incident) -> list[str]:
@@ -200,6 +213,8 @@ class IncidentUpdateSerializer(StrictSerializer):
     diagnostics = serializers.CharField(required=False, allow_blank=True, max_length=1_000_000)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
     priority_override_reason = serializers.CharField(required=False, allow_blank=True, max_length=MAX_TEXT_LENGTH)
+    war_room_url = serializers.CharField(required=False, allow_blank=True, max_length=MEETING_LINK_LENGTH)
+    chat_channel_url = serializers.CharField(required=False, allow_blank=True, max_length=MEETING_LINK_LENGTH)
     assignee = _user_field(required=False, allow_null=True)
     commander = _user_field(required=False, allow_null=True)
     team: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(

@@ -1,4 +1,4 @@
-"""The incidents app's models: incidents and their records, and alert intake."""
+"""The incidents app's models: incidents and their records, alert intake and response coordination."""
 
 from incidents.models.incidents import (
     CLOSE_PERMISSION,
@@ -12,18 +12,30 @@ from incidents.models.incidents import (
     attachment_path,
 )
 from incidents.models.intake import Alert, AlertEvent, Integration
+from incidents.models.response import (
+    MANAGE_RESPONSE_PERMISSION,
+    Implementation,
+    InvestigationTask,
+    ResponseRole,
+    SolutionOption,
+)
 
 __all__ = [
     "CLOSE_PERMISSION",
+    "MANAGE_RESPONSE_PERMISSION",
     "NUMBER_PREFIX",
     "TRANSITION_PERMISSION",
     "Alert",
     "AlertEvent",
     "Attachment",
+    "Implementation",
     "Incident",
     "Integration",
+    "InvestigationTask",
     "PostMortem",
+    "ResponseRole",
     "Service",
+    "SolutionOption",
     "TimelineEntry",
     "attachment_path",
 ]

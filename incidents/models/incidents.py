@@ -138,6 +138,8 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     affected_users = models.PositiveIntegerField(_("affected users"), null=True, blank=True)
     support_tier = models.PositiveSmallIntegerField(_("support tier"), default=1)
     diagnostics = models.TextField(_("logs and diagnostic data"), blank=True)
+    war_room_url = models.URLField(_("war room (conference bridge)"), max_length=500, blank=True)
+    chat_channel_url = models.URLField(_("chat channel"), max_length=500, blank=True)
 
     mitigation = models.TextField(_("what was done to restore service"), blank=True)
     root_cause = models.TextField(_("root cause"), blank=True)
