@@ -1,6 +1,5 @@
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -17,7 +16,9 @@ router.register("me/contact-methods", MyContactMethodViewSet, basename="my-conta
 router.register("me/notification-rules", MyNotificationRuleViewSet, basename="my-notification-rule")
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="admin:index"), name="home"),
+    path("", include("incidents.web.urls")),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("", include("incidents.intake.urls")),
     path("api/v1/", include(router.urls)),
