@@ -271,3 +271,104 @@ def test_the_page_speaks_indonesian_when_asked(agent: Any) -> None:
     assert response.status_code == 302
     html = client.get("/").content.decode()
     assert '<html lang="id">' in html
+
+
+# --- Working an incident from its page ----------------------------------------------
+
+
+def test_the_page_offers_only_the_transitions_the_user_may_run(
+    agent: Any, manager: Any, reporter: Any, make_incident: Callable[..., Incident]
+) -> None:
+    incident = make_incident(title="Slow")
+    agent_page = client_for(agent).get(f"/incidents/{incident.number}/").content.decode()
+    assert f'action="/incidents/{incident.number}/transitions/acknowledge/"' in agent_page
+    assert "/transitions/close/" not in agent_page
+    reporter_page = client_for(reporter).get(f"/incidents/{incident.number}/").content.decode()
+    assert "/transitions/" not in reporter_page
+    assert "No state changes are open to you now." in reporter_page
+
+
+def test_a_transition_from_the_page_runs_and_is_audited(agent: Any, make_incident: Callable[..., Incident]) -> None:
+    incident = make_incident(title="Slow")
+    response = client_for(agent).post(
+        f"/incidents/{incident.number}/transitions/acknowledge/", {"acknowledge-note": "Looking"}
+    )
+    assert response.status_code == 302
+    incident.refresh_from_db()
+    assert incident.state == State.ACKNOWLEDGED
+    assert incident.history.first().history_user == agent
+    assert incident.timeline.filter(body__contains="Looking").exists()
+
+
+def test_a_transition_missing_its_fields_keeps_the_form_open_with_errors(
+    agent: Any, make_incident: Callable[..., Incident]
+) -> None:
+    incident = make_incident(title="Slow")
+    client = client_for(agent)
+    client.post(f"/incidents/{incident.number}/transitions/investigate/", {})
+    response = client.post(
+        f"/incidents/{incident.number}/transitions/resolve/",
+        {"resolve-root_cause": "A full disk", "resolve-resolution": ""},
+    )
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert '<details open class="action action-resolve">' in html
+    assert "A full disk" in html
+    assert 'id="id_resolve-resolution_error"' in html
+    incident.refresh_from_db()
+    assert incident.state == State.INVESTIGATING
+
+
+def test_a_wrong_transition_is_an_error_on_the_page_not_a_crash(
+    agent: Any, make_incident: Callable[..., Incident]
+) -> None:
+    incident = make_incident(title="Slow")
+    response = client_for(agent).post(f"/incidents/{incident.number}/transitions/resume/", {})
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert 'class="error"' in html
+    assert "resume" in html.lower()
+    incident.refresh_from_db()
+    assert incident.state == State.NEW
+
+
+def test_an_unknown_transition_is_a_404(agent: Any, make_incident: Callable[..., Incident]) -> None:
+    incident = make_incident(title="Slow")
+    assert client_for(agent).post(f"/incidents/{incident.number}/transitions/explode/", {}).status_code == 404
+
+
+def test_notes_from_the_page_internal_and_public(
+    agent: Any, reporter: Any, make_incident: Callable[..., Incident]
+) -> None:
+    incident = make_incident(title="Slow", reporter=reporter)
+    client_for(agent).post(f"/incidents/{incident.number}/notes/", {"body": "Only us", "visibility": "internal"})
+    client_for(reporter).post(f"/incidents/{incident.number}/notes/", {"body": "From me", "visibility": "public"})
+    refused = client_for(reporter).post(
+        f"/incidents/{incident.number}/notes/", {"body": "Sneaky", "visibility": "internal"}
+    )
+    assert refused.status_code == 403
+    assert list(incident.timeline.filter(kind="note").values_list("body", "visibility")) == [
+        ("Only us", "internal"),
+        ("From me", "public"),
+    ]
+    assert "Only us" not in client_for(reporter).get(f"/incidents/{incident.number}/").content.decode()
+    assert "Only us" in client_for(agent).get(f"/incidents/{incident.number}/").content.decode()
+
+
+def test_an_empty_note_is_a_field_error(agent: Any, make_incident: Callable[..., Incident]) -> None:
+    incident = make_incident(title="Slow")
+    response = client_for(agent).post(f"/incidents/{incident.number}/notes/", {"body": "", "visibility": "internal"})
+    assert response.status_code == 400
+    assert 'id="id_body_error"' in response.content.decode()
+
+
+def test_assigning_an_assignee_and_a_commander_from_the_page(
+    agent: Any, manager: Any, make_incident: Callable[..., Incident]
+) -> None:
+    incident = make_incident(title="Slow")
+    response = client_for(agent).post(
+        f"/incidents/{incident.number}/assign/", {"assignee": agent.username, "commander": manager.username}
+    )
+    assert response.status_code == 302
+    incident.refresh_from_db()
+    assert (incident.assignee, incident.commander) == (agent, manager)

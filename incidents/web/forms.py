@@ -4,6 +4,7 @@ import datetime as dt
 from typing import Any
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -105,3 +106,77 @@ class ReportForm(forms.Form):
             "affected_users": data["affected_users"],
             "diagnostics": data["diagnostics"],
         }
+
+
+# The words each transition's fields are asked for with on the incident page.
+_TRANSITION_FIELD_LABELS = {
+    "reason": _("Reason"),
+    "root_cause": _("Root cause"),
+    "resolution": _("Resolution"),
+}
+TRANSITION_LABELS = {
+    "acknowledge": _("Acknowledge"),
+    "investigate": _("Start investigating"),
+    "hold": _("Put on hold"),
+    "resume": _("Resume"),
+    "mitigate": _("Mitigate"),
+    "resolve": _("Resolve"),
+    "reopen": _("Reopen"),
+    "close": _("Close"),
+    "cancel": _("Cancel incident"),
+}
+
+
+def transition_form(name: str, data: Any = None) -> forms.Form:
+    """A form with the fields the transition `name` requires, plus its optional note."""
+    from incidents.lifecycle import TRANSITION_FIELDS
+
+    fields: dict[str, forms.Field] = {}
+    for field in TRANSITION_FIELDS[name]:
+        if field == "note":  # mitigate: the note is what was done, and it is required
+            fields["note"] = forms.CharField(
+                label=_("What was done"), widget=forms.Textarea(attrs={"rows": 3}), max_length=MAX_TEXT_LENGTH
+            )
+        else:
+            fields[field] = forms.CharField(
+                label=_TRANSITION_FIELD_LABELS[field],
+                widget=forms.Textarea(attrs={"rows": 3}),
+                max_length=MAX_TEXT_LENGTH,
+            )
+    if "note" not in fields:
+        fields["note"] = forms.CharField(
+            label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=MAX_TEXT_LENGTH
+        )
+    form_class = type(f"{name.title()}Form", (forms.Form,), fields)
+    return form_class(data, prefix=name)
+
+
+class NoteForm(forms.Form):
+    body = forms.CharField(label=_("Note"), widget=forms.Textarea(attrs={"rows": 3}), max_length=MAX_TEXT_LENGTH)
+    visibility = forms.ChoiceField(
+        label=_("Who sees it"),
+        choices=[("internal", _("Responders only (internal)")), ("public", _("Everyone, reporters too (public)"))],
+        initial="internal",
+    )
+
+
+class PersonField(forms.ModelChoiceField):
+    """An active user, chosen by name and sent as their user name."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        people = get_user_model().objects.filter(is_active=True).order_by("username")
+        super().__init__(queryset=people, to_field_name="username", required=False, **kwargs)
+
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.get_full_name() or obj.username)
+
+
+class AssignForm(forms.Form):
+    assignee = PersonField(label=_("Assignee"))
+    commander = PersonField(label=_("Incident commander"))
+
+
+class EscalateForm(forms.Form):
+    note = forms.CharField(
+        label=_("Why"), required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=MAX_TEXT_LENGTH
+    )

@@ -9,4 +9,8 @@ urlpatterns = [
     path("incidents/new/", views.report, name="report"),
     path("incidents/new/priority/", views.priority_preview, name="priority-preview"),
     path("incidents/<str:number>/", views.incident_detail, name="incident"),
+    path("incidents/<str:number>/transitions/<slug:name>/", views.incident_transition, name="transition"),
+    path("incidents/<str:number>/notes/", views.incident_note, name="note"),
+    path("incidents/<str:number>/assign/", views.incident_assign, name="assign"),
+    path("incidents/<str:number>/escalate/", views.incident_escalate, name="escalate"),
 ]

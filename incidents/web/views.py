@@ -6,8 +6,10 @@ form errors.
 """
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -19,17 +21,28 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
 from django_htmx.middleware import HtmxDetails
 
+from escalation import paging
 from escalation.models import SlaClock
 from escalation.sla import sla_summary
-from incidents import services
-from incidents.choices import Level, Priority, Source
+from incidents import lifecycle, services
+from incidents.choices import Priority, Source
+from incidents.exceptions import IncidentConflict, TransitionNotAllowed
 from incidents.lifecycle import allowed_transitions
 from incidents.models import Incident
 from incidents.priority import priority_for
 from incidents.selectors import incident_list, search_incidents, timeline_for
-from incidents.web.forms import QueueFilterForm, ReportForm
+from incidents.web.forms import (
+    TRANSITION_LABELS,
+    AssignForm,
+    EscalateForm,
+    NoteForm,
+    QueueFilterForm,
+    ReportForm,
+    transition_form,
+)
 
 PAGE_SIZE = 25
 
@@ -101,7 +114,7 @@ def queue(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-def _form_errors_from(form: ReportForm, error: ValidationError) -> None:
+def _form_errors_from(form: forms.Form, error: ValidationError) -> None:
     if hasattr(error, "error_dict"):
         for field, messages_ in error.message_dict.items():
             form.add_error(field if field in form.fields else None, messages_)
@@ -151,21 +164,137 @@ def priority_preview(request: HttpRequest) -> HttpResponse:
     return render(request, "web/_priority.html", {"priority": priority})
 
 
-@login_required
-@permission_required("incidents.view_incident", raise_exception=True)
-def incident_detail(request: HttpRequest, number: str) -> HttpResponse:
+def _incident_or_404(number: str) -> Incident:
     pk = Incident.pk_from_number(number)
     incident = incident_list().filter(pk=pk).first() if pk else None
     if incident is None:
         raise Http404(_("No incident %(number)s.") % {"number": number})
-    if number != incident.number:
-        return redirect(reverse("web:incident", kwargs={"number": incident.number}))
+    return incident
+
+
+def _render_incident(
+    request: HttpRequest, incident: Incident, *, status: int = 200, bound: dict[str, forms.Form] | None = None
+) -> HttpResponse:
+    """The incident page; `bound` holds the forms that came back with errors, shown open with what was typed."""
+    bound = bound or {}
+    user = request.user
+    transitions = allowed_transitions(incident=incident, user=user)
+    actions = [
+        {"name": name, "label": TRANSITION_LABELS[name], "form": bound.get(name) or transition_form(name)}
+        for name in transitions
+    ]
+    assign = bound.get("assign") or AssignForm(
+        initial={
+            "assignee": incident.assignee.username if incident.assignee else None,
+            "commander": incident.commander.username if incident.commander else None,
+        }
+    )
     context = {
         "incident": incident,
         "sla": _sla_badge(incident),
         "clocks": sla_summary(list(incident.sla_clocks.all())),
-        "timeline": timeline_for(incident=incident, viewer=request.user),
-        "transitions": allowed_transitions(incident=incident, user=request.user),
-        "levels": Level,
+        "timeline": timeline_for(incident=incident, viewer=user),
+        "actions": actions,
+        "open_action": next((name for name in bound if name in TRANSITION_LABELS), None),
+        "note_form": bound.get("note") or NoteForm(),
+        "assign_form": assign,
+        "escalate_form": bound.get("escalate") or EscalateForm(),
+        "may_note_internally": user.has_perm("incidents.add_internal_note"),
+        "may_assign": user.has_perm("incidents.assign_incident"),
+        "may_escalate": user.has_perm("incidents.escalate_incident") and incident.is_open,
     }
-    return render(request, "web/incident.html", context)
+    return render(request, "web/incident.html", context, status=status)
+
+
+@login_required
+@permission_required("incidents.view_incident", raise_exception=True)
+def incident_detail(request: HttpRequest, number: str) -> HttpResponse:
+    incident = _incident_or_404(number)
+    if number != incident.number:
+        return redirect(reverse("web:incident", kwargs={"number": incident.number}))
+    return _render_incident(request, incident)
+
+
+def _act(
+    request: HttpRequest, incident: Incident, key: str, form: forms.Form, do: Callable[[dict[str, Any]], Any], done: str
+) -> HttpResponse:
+    """Run one change from the incident page: 400 with the form's errors (nothing written), 409 for a
+    refused transition or a change someone else made first, 403 without the right; else back to the page."""
+    if not form.is_valid():
+        return _render_incident(request, incident, status=400, bound={key: form})
+    try:
+        do(form.cleaned_data)
+    except ValidationError as error:
+        _form_errors_from(form, error)
+        return _render_incident(request, incident, status=400, bound={key: form})
+    except (TransitionNotAllowed, IncidentConflict) as error:
+        messages.error(request, error.message)
+        return _render_incident(request, _incident_or_404(incident.number), status=409, bound={key: form})
+    except PermissionDenied as error:
+        messages.error(request, str(error) or _("You may not do that."))
+        return _render_incident(request, incident, status=403)
+    messages.success(request, done)
+    return redirect("web:incident", number=incident.number)
+
+
+@login_required
+@require_POST
+def incident_transition(request: HttpRequest, number: str, name: str) -> HttpResponse:
+    incident = _incident_or_404(number)
+    if name not in TRANSITION_LABELS:
+        raise Http404(_("No such transition."))
+    form = transition_form(name, request.POST)
+    return _act(
+        request,
+        incident,
+        name,
+        form,
+        lambda data: lifecycle.transition_incident(incident=incident, name=name, actor=request.user, **data),
+        _("%(number)s: %(transition)s done.") % {"number": incident.number, "transition": TRANSITION_LABELS[name]},
+    )
+
+
+@login_required
+@require_POST
+def incident_note(request: HttpRequest, number: str) -> HttpResponse:
+    incident = _incident_or_404(number)
+    return _act(
+        request,
+        incident,
+        "note",
+        NoteForm(request.POST),
+        lambda data: services.add_note(
+            incident=incident, actor=request.user, body=data["body"], visibility=data["visibility"]
+        ),
+        _("Note added."),
+    )
+
+
+@login_required
+@require_POST
+def incident_assign(request: HttpRequest, number: str) -> HttpResponse:
+    incident = _incident_or_404(number)
+    return _act(
+        request,
+        incident,
+        "assign",
+        AssignForm(request.POST),
+        lambda data: services.assign_incident(
+            incident=incident, actor=request.user, assignee=data["assignee"], commander=data["commander"]
+        ),
+        _("Assignment saved."),
+    )
+
+
+@login_required
+@require_POST
+def incident_escalate(request: HttpRequest, number: str) -> HttpResponse:
+    incident = _incident_or_404(number)
+    return _act(
+        request,
+        incident,
+        "escalate",
+        EscalateForm(request.POST),
+        lambda data: paging.escalate_incident(incident=incident, actor=request.user, note=data["note"]),
+        _("Escalated to the next support tier."),
+    )
