@@ -14,7 +14,8 @@ RUN pip install -r requirements.txt
 
 COPY . .
 # collectstatic needs settings to load; the key is only for this build step.
-RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
+RUN SECRET_KEY=collectstatic-only python manage.py compile_translations \
+    && SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
     && mkdir -p /app/var/media && chown -R itsm:itsm /app/var
 
 USER itsm

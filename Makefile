@@ -25,6 +25,7 @@ run: export DEBUG ?= true
 run: $(STAMP)
 	mkdir -p var
 	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py compile_translations
 	$(BIN)/python manage.py load_demo_data --quiet-login
 	@echo
 	@echo "  ITSM is starting at http://$(HOST):$(PORT)/"

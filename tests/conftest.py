@@ -36,6 +36,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations() -> None:
+    # The pages are tested in Indonesian too; the .mo files are built, not kept in git.
+    from incidents.management.commands.compile_translations import compile_catalogues
+
+    compile_catalogues()
+
+
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings: Any) -> None:
     # The default hasher is slow on purpose; the suite makes many users.
