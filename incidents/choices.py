@@ -67,6 +67,9 @@ class EntryKind(models.TextChoices):
     LINK = "link", _("Link")
     ATTACHMENT = "attachment", _("Attachment")
     ALERT = "alert", _("Monitoring alert")
+    # Verification and stakeholder updates (issue 5, points 4 and 5).
+    MONITORING = "monitoring", _("Monitoring after mitigation")
+    UPDATE_REMINDER = "update_reminder", _("Status update reminder")
 
 
 class Criticality(models.TextChoices):
@@ -125,4 +128,32 @@ class EventOutcome(models.TextChoices):
     ACKNOWLEDGED = "acknowledged", _("Acknowledged")
     RESOLVED = "resolved", _("Resolved")
     DROPPED = "dropped", _("Dropped: no open alert")
+    FAILED = "failed", _("Failed")
+
+
+# --- Verification and stakeholder updates (issue 5, points 4 and 5) ---------
+
+
+class MonitoringOutcome(models.TextChoices):
+    """How a monitoring period after mitigation ended."""
+
+    RUNNING = "running", _("Running")
+    READY = "ready", _("Ended without recurrence: ready to resolve")
+    RECURRED = "recurred", _("Ended by a recurrence")
+    STOPPED = "stopped", _("Stopped: resolved, closed or cancelled first")
+
+
+class UpdateAudience(models.TextChoices):
+    INTERNAL = "internal", _("Internal")
+    STAKEHOLDERS = "stakeholders", _("Stakeholder-facing")
+
+
+class SubscriptionChannel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    WEBHOOK = "webhook", _("Webhook (signed JSON)")
+
+
+class UpdateDeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    DELIVERED = "delivered", _("Delivered")
     FAILED = "failed", _("Failed")

@@ -27,6 +27,9 @@ _REPORTER_PERMISSIONS = [
     "incidents.add_attachment",
     "incidents.view_postmortem",
     "escalation.view_team",
+    # Verification and stakeholder updates: stakeholder-facing updates, and subscribing oneself.
+    "incidents.view_statusupdate",
+    "incidents.subscribe_to_updates",
 ]
 _AGENT_PERMISSIONS = [
     *_REPORTER_PERMISSIONS,
@@ -47,6 +50,10 @@ _AGENT_PERMISSIONS = [
     # What monitoring said: alerts and their events, read-only.
     "incidents.view_alert",
     "incidents.view_alertevent",
+    # Verification and stakeholder updates: posting updates (internal ones are read with
+    # add_internal_note), and the monitoring periods.
+    "incidents.add_statusupdate",
+    "incidents.view_monitoringperiod",
 ]
 # Escalation configuration that incident managers own, with every right on it.
 _CONFIGURATION_MODELS = [
@@ -84,6 +91,10 @@ _MANAGER_PERMISSIONS = [
     "escalation.delete_team",
     # Integrations are seen by managers; their keys are the admins' (DESIGN.md).
     "incidents.view_integration",
+    # Verification and stakeholder updates: others' subscriptions, and the delivery log.
+    *(f"incidents.{action}_updatesubscription" for action in ("add", "change", "delete", "view")),
+    "incidents.view_updatedelivery",
+    "incidents.redeliver_updatedelivery",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

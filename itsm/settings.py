@@ -147,6 +147,9 @@ CELERY_TASK_ROUTES = {
     "escalation.deliver_webhook": {"queue": CELERY_WEBHOOK_QUEUE},
     "escalation.sweep_webhooks": {"queue": CELERY_WEBHOOK_QUEUE},
     "escalation.purge_delivered_webhooks": {"queue": CELERY_WEBHOOK_QUEUE},
+    # Stakeholder updates to subscribers (email and webhooks) wait on receivers too.
+    "incidents.deliver_status_update": {"queue": CELERY_WEBHOOK_QUEUE},
+    "incidents.sweep_status_updates": {"queue": CELERY_WEBHOOK_QUEUE},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -170,6 +173,7 @@ CELERY_BEAT_SCHEDULE = {
     "process-alert-events": {"task": "incidents.process_alert_events", "schedule": 2.0, "options": {"expires": 10}},
     "purge-alert-events": {"task": "incidents.purge_alert_events", "schedule": 24 * 3600, "options": {"expires": 3600}},
     "sweep-webhooks": {"task": "escalation.sweep_webhooks", "schedule": 5.0, "options": {"expires": 15}},
+    "sweep-status-updates": {"task": "incidents.sweep_status_updates", "schedule": 5.0, "options": {"expires": 15}},
     "purge-delivered-webhooks": {
         "task": "escalation.purge_delivered_webhooks",
         "schedule": 24 * 60 * 60,

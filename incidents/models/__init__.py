@@ -1,4 +1,4 @@
-"""The incidents app's models: incidents and their records, and alert intake."""
+"""The incidents app's models: incidents and their records, alert intake, verification and status updates."""
 
 from incidents.models.incidents import (
     CLOSE_PERMISSION,
@@ -12,6 +12,13 @@ from incidents.models.incidents import (
     attachment_path,
 )
 from incidents.models.intake import Alert, AlertEvent, Integration
+from incidents.models.updates import (
+    MonitoringPeriod,
+    StatusUpdate,
+    UpdateCadence,
+    UpdateDelivery,
+    UpdateSubscription,
+)
 
 __all__ = [
     "CLOSE_PERMISSION",
@@ -22,8 +29,13 @@ __all__ = [
     "Attachment",
     "Incident",
     "Integration",
+    "MonitoringPeriod",
     "PostMortem",
     "Service",
+    "StatusUpdate",
     "TimelineEntry",
+    "UpdateCadence",
+    "UpdateDelivery",
+    "UpdateSubscription",
     "attachment_path",
 ]
