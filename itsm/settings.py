@@ -281,6 +281,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets that share a field name keep stable names (status updates reuse the incident's states).
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelEnum": "escalation.models.notifications.Channel",
+        "IncidentStateEnum": "incidents.choices.State",
+        "SubscriptionChannelEnum": "incidents.choices.SubscriptionChannel",
+    },
 }
 
 # --- Security -------------------------------------------------------------

@@ -304,3 +304,17 @@ def test_a_policy_without_a_cadence_reminds_nobody(make_incident: Any) -> None:
         incident = make_incident(impact="high", urgency="high")
     sweep_at(START + 24 * 60 * MINUTE)
     assert reminder_entries(incident) == []
+
+
+def test_the_openapi_schema_documents_the_new_paths_and_fields(api: Any, agent: Any) -> None:
+    schema = api(agent).get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    paths = schema["paths"]
+    assert set(paths["/api/v1/incidents/{number}/updates/"]) >= {"get", "post"}
+    assert set(paths["/api/v1/incidents/{number}/recurrence/"]) >= {"post"}
+    assert set(paths["/api/v1/me/subscriptions/"]) >= {"get", "post"}
+    assert set(paths["/api/v1/me/subscriptions/{id}/"]) >= {"delete"}
+    components = schema["components"]["schemas"]
+    incident = components["Incident"]["properties"]
+    assert {"monitoring_ends_at", "ready_to_resolve_at", "next_update_due_at"} <= set(incident)
+    # Names clients were generated with stay as they were.
+    assert {"ChannelEnum", "IncidentStateEnum", "SubscriptionChannelEnum"} <= set(components)
