@@ -77,10 +77,9 @@ def incident_transitioned(*, incident: Incident, actor: Actor, transition: str, 
 
 def start_monitoring(*, incident: Incident, actor: Actor) -> MonitoringPeriod:
     """Start watching a mitigated incident for its priority's monitoring period."""
-    length = (
-        SlaPolicy.objects.filter(priority=incident.priority).values_list("monitoring_period", flat=True).first()
-        or FALLBACK_MONITORING_PERIOD
-    )
+    length = SlaPolicy.objects.filter(priority=incident.priority).values_list("monitoring_period", flat=True).first()
+    if length is None:
+        length = FALLBACK_MONITORING_PERIOD
     started_at = incident.mitigated_at or timezone.now()
     period = MonitoringPeriod(
         incident=incident,

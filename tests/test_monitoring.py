@@ -385,3 +385,14 @@ def test_messages_about_two_incidents_to_one_person_are_both_written(
 
     assert Notification.objects.filter(user=people["lead"]).count() == 2
     assert {n.incident_id for n in Notification.objects.filter(user=people["lead"])} == {first.pk, second.pk}
+
+
+def test_a_policy_without_a_monitoring_period_makes_a_mitigated_incident_ready_at_once(mitigated: Any) -> None:
+    SlaPolicy.objects.filter(priority="P2").update(monitoring_period=dt.timedelta(0))
+    incident = mitigated()
+    assert period_of(incident).ends_at == START
+
+    with time_machine.travel(START, tick=False):
+        timers.sweep_due_timers()
+
+    assert (period_of(incident).outcome, period_of(incident).ended_at) == (MonitoringOutcome.READY, START)
