@@ -5,6 +5,8 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from escalation import timers
 from escalation.models import Notification, SlaPolicy, Timer, TimerFiring
@@ -318,3 +320,24 @@ def test_the_openapi_schema_documents_the_new_paths_and_fields(api: Any, agent: 
     assert {"monitoring_ends_at", "ready_to_resolve_at", "next_update_due_at"} <= set(incident)
     # Names clients were generated with stay as they were.
     assert {"ChannelEnum", "IncidentStateEnum", "SubscriptionChannelEnum"} <= set(components)
+
+
+def test_the_incident_list_reads_the_new_fields_in_a_constant_number_of_queries(
+    make_incident: Any, api: Any, agent: Any
+) -> None:
+    def queries_for_list() -> int:
+        client = api(agent)
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/api/v1/incidents/").status_code == 200
+        return len(captured)
+
+    for _ in range(2):
+        incident = lifecycle.investigate_incident(incident=make_incident(impact="high", urgency="high"), actor=agent)
+        lifecycle.mitigate_incident(incident=incident, actor=agent, note="Failed over")
+        post_status_update(incident=incident, actor=agent, body="Watching", audience="internal")
+    few = queries_for_list()
+    for _ in range(5):
+        incident = lifecycle.investigate_incident(incident=make_incident(impact="high", urgency="high"), actor=agent)
+        lifecycle.mitigate_incident(incident=incident, actor=agent, note="Failed over")
+        post_status_update(incident=incident, actor=agent, body="Watching", audience="internal")
+    assert queries_for_list() == few
