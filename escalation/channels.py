@@ -22,7 +22,8 @@ Generic webhook (channel "webhook")
         "url": "https://itsm.example.com/admin/incidents/incident/42/change/"
       },
       "notification": {"id": 7, "level": 1},
-      "ack_url": "https://itsm.example.com/page/ack/<token>/"
+      "ack_url": "https://itsm.example.com/page/ack/<token>/",
+      "message": {"subject": "...", "body": "..."}      (updates only: what they say)
     }
 
 and the headers::
@@ -143,8 +144,9 @@ def signature_headers(*, secret: str, body: bytes, timestamp: int) -> dict[str, 
 
 def webhook_payload(*, notification: Notification, sent_at: str) -> dict[str, Any]:
     incident = notification.incident
-    return {
-        "event": "incident.page" if notification.kind == NotificationKind.PAGE else "incident.update",
+    page = notification.kind == NotificationKind.PAGE
+    payload = {
+        "event": "incident.page" if page else "incident.update",
         "idempotency_key": notification.idempotency_key,
         "sent_at": sent_at,
         "incident": {
@@ -157,6 +159,10 @@ def webhook_payload(*, notification: Notification, sent_at: str) -> dict[str, An
         "notification": {"id": notification.pk, "level": notification.level},
         "ack_url": ack_url(notification=notification),
     }
+    if not page:
+        # A page says "respond"; an update has something to tell.
+        payload["message"] = {"subject": notification.subject, "body": notification.body}
+    return payload
 
 
 def _excerpt(response: requests.Response) -> str:
@@ -277,7 +283,14 @@ def send_email(*, notification: Notification) -> None:
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[notification.address],
         headers={"X-ITSM-Incident": incident.number, "X-ITSM-Idempotency-Key": notification.idempotency_key},
-        connection=get_connection(timeout=getattr(settings, "EMAIL_TIMEOUT", None) or DEFAULT_EMAIL_TIMEOUT_SECONDS),
+    )
+    send_email_message(message)
+
+
+def send_email_message(message: EmailMessage) -> None:
+    """Send one email through Django's mail within EMAIL_TIMEOUT; DeliveryError when it did not go out."""
+    message.connection = get_connection(
+        timeout=getattr(settings, "EMAIL_TIMEOUT", None) or DEFAULT_EMAIL_TIMEOUT_SECONDS
     )
     try:
         message.send()

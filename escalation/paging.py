@@ -178,16 +178,13 @@ def page_users(
     run: EscalationRun | None = None,
     message: str = "",
 ) -> list[Notification]:
-    """Write a page to each person by their notification rules (email if they have none).
+    """Page each person by their notification rules: a request to respond (see `notify_users`).
 
-    `key` names the decision; with the person and the contact method it makes
-    each notification's idempotency key, so the same decision never pages twice.
     `level` is None for a page outside an escalation level (a responder paged
-    into the response team): acknowledging the incident does not cancel it.
-    `message`, if given, follows the standard text.
+    into the response team): acknowledging the incident does not cancel it,
+    as it cancels an escalation's pages. `message`, if given, follows the
+    standard text.
     """
-    now = timezone.now()
-    high = incident.priority in HIGH_PRIORITIES
     subject = f"[{incident.priority}] {incident.number} {incident.title}"[:250]
     body = _("%(number)s needs a responder: %(title)s (priority %(priority)s, %(state)s).") % {
         "number": incident.number,
@@ -197,6 +194,38 @@ def page_users(
     }
     if message:
         body = f"{body}\n\n{message}"
+    return notify_users(
+        incident=incident,
+        users=users,
+        key=key,
+        subject=subject,
+        body=body,
+        kind=NotificationKind.PAGE,
+        level=level,
+        run=run,
+    )
+
+
+def notify_users(
+    *,
+    incident: Incident,
+    users: Iterable[User],
+    key: str,
+    subject: str,
+    body: str,
+    kind: str = NotificationKind.UPDATE,
+    level: int | None = None,
+    run: EscalationRun | None = None,
+) -> list[Notification]:
+    """Write a message to each person by their notification rules (email if they have none).
+
+    Pages and updates (an incident ready to resolve, a recurrence, an overdue
+    status update) both go this way. `key` names the decision; with the
+    incident, the person and the contact method it makes each notification's
+    idempotency key, so the same decision never reaches anyone twice.
+    """
+    now = timezone.now()
+    high = incident.priority in HIGH_PRIORITIES
     created = []
     for user in users:
         rules = NotificationRule.objects.filter(user=user, contact_method__is_active=True).select_related(
@@ -209,18 +238,19 @@ def page_users(
             address = contact_method.address if contact_method else user.email
             if not address:
                 continue
+            method_key = contact_method.pk if contact_method else "email"
             notification, made = Notification.objects.get_or_create(
-                idempotency_key=f"{key}:u{user.pk}:c{contact_method.pk if contact_method else 'email'}",
+                idempotency_key=f"inc{incident.pk}:{key}:u{user.pk}:c{method_key}",
                 defaults={
                     "incident": incident,
                     "user": user,
                     "contact_method": contact_method,
                     "channel": contact_method.channel if contact_method else Channel.EMAIL,
                     "address": address,
-                    "kind": NotificationKind.PAGE,
+                    "kind": kind,
                     "escalation_run": run,
                     "level": level,
-                    "subject": subject,
+                    "subject": subject[:250],
                     "body": body,
                     "next_attempt_at": now + delay,
                 },

@@ -13,3 +13,5 @@ class IncidentsConfig(AppConfig):
         # Permissions are created by post_migrate too, so the groups are synced
         # after them: this receiver is connected after auth's.
         post_migrate.connect(sync_role_groups, dispatch_uid="incidents.sync_role_groups")
+        # Registers what the monitoring and update-reminder timers do when they fire (escalation.timers.on_fire).
+        from incidents import monitoring, updates  # noqa: F401

@@ -71,6 +71,9 @@ class EntryKind(models.TextChoices):
     RESPONSE_TEAM = "response_team", _("Response team")
     TASK = "task", _("Investigation task")
     FIX_PLAN = "fix_plan", _("Fix plan")
+    # Verification and stakeholder updates (issue 5, points 4 and 5).
+    MONITORING = "monitoring", _("Monitoring after mitigation")
+    UPDATE_REMINDER = "update_reminder", _("Status update reminder")
 
 
 class Criticality(models.TextChoices):
@@ -167,3 +170,31 @@ class ImplementationOutcome(models.TextChoices):
     SUCCEEDED = "succeeded", _("Succeeded")
     FAILED = "failed", _("Failed")
     ROLLED_BACK = "rolled_back", _("Rolled back")
+
+
+# --- Verification and stakeholder updates (issue 5, points 4 and 5) ---------
+
+
+class MonitoringOutcome(models.TextChoices):
+    """How a monitoring period after mitigation ended."""
+
+    RUNNING = "running", _("Running")
+    READY = "ready", _("Ended without recurrence: ready to resolve")
+    RECURRED = "recurred", _("Ended by a recurrence")
+    STOPPED = "stopped", _("Stopped: resolved, closed or cancelled first")
+
+
+class UpdateAudience(models.TextChoices):
+    INTERNAL = "internal", _("Internal")
+    STAKEHOLDERS = "stakeholders", _("Stakeholder-facing")
+
+
+class SubscriptionChannel(models.TextChoices):
+    EMAIL = "email", _("Email")
+    WEBHOOK = "webhook", _("Webhook (signed JSON)")
+
+
+class UpdateDeliveryStatus(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    DELIVERED = "delivered", _("Delivered")
+    FAILED = "failed", _("Failed")

@@ -32,6 +32,9 @@ _REPORTER_PERMISSIONS = [
     "incidents.view_investigationtask",
     "incidents.view_solutionoption",
     "incidents.view_implementation",
+    # Verification and stakeholder updates: stakeholder-facing updates, and subscribing oneself.
+    "incidents.view_statusupdate",
+    "incidents.subscribe_to_updates",
 ]
 _AGENT_PERMISSIONS = [
     *_REPORTER_PERMISSIONS,
@@ -54,6 +57,10 @@ _AGENT_PERMISSIONS = [
     "incidents.view_alertevent",
     # The response team, investigation tasks and fix plan, through their domain functions.
     "incidents.manage_response",
+    # Verification and stakeholder updates: posting updates (internal ones are read with
+    # add_internal_note), and the monitoring periods.
+    "incidents.add_statusupdate",
+    "incidents.view_monitoringperiod",
 ]
 # Escalation configuration that incident managers own, with every right on it.
 _CONFIGURATION_MODELS = [
@@ -91,6 +98,10 @@ _MANAGER_PERMISSIONS = [
     "escalation.delete_team",
     # Integrations are seen by managers; their keys are the admins' (DESIGN.md).
     "incidents.view_integration",
+    # Verification and stakeholder updates: others' subscriptions, and the delivery log.
+    *(f"incidents.{action}_updatesubscription" for action in ("add", "change", "delete", "view")),
+    "incidents.view_updatedelivery",
+    "incidents.redeliver_updatedelivery",
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -11,8 +11,8 @@ from incidents.timeline import Actor
 def incident_list() -> QuerySet[Incident]:
     """Incidents with everything a list row shows, in a fixed number of queries."""
     return (
-        Incident.objects.select_related("reporter", "assignee", "commander", "team", "postmortem")
-        .prefetch_related("services", "sla_clocks")
+        Incident.objects.select_related("reporter", "assignee", "commander", "team", "postmortem", "update_cadence")
+        .prefetch_related("services", "sla_clocks", "monitoring_periods")
         .annotate(open_tasks=open_task_count())
     )
 

@@ -12,6 +12,15 @@ from incidents.intake.wake import processor_woken
 from incidents.lifecycle import close_incident
 from incidents.models import AlertEvent, Incident
 from incidents.system import system_user
+from incidents.update_delivery import deliver_update_task, sweep_update_deliveries_task
+
+__all__ = [
+    "close_stale_resolved_incidents",
+    "deliver_update_task",
+    "process_alert_events",
+    "purge_alert_events",
+    "sweep_update_deliveries_task",
+]
 
 logger = logging.getLogger(__name__)
 

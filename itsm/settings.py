@@ -150,6 +150,9 @@ CELERY_TASK_ROUTES = {
     "escalation.deliver_webhook": {"queue": CELERY_WEBHOOK_QUEUE},
     "escalation.sweep_webhooks": {"queue": CELERY_WEBHOOK_QUEUE},
     "escalation.purge_delivered_webhooks": {"queue": CELERY_WEBHOOK_QUEUE},
+    # Stakeholder updates to subscribers (email and webhooks) wait on receivers too.
+    "incidents.deliver_status_update": {"queue": CELERY_WEBHOOK_QUEUE},
+    "incidents.sweep_status_updates": {"queue": CELERY_WEBHOOK_QUEUE},
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -173,6 +176,7 @@ CELERY_BEAT_SCHEDULE = {
     "process-alert-events": {"task": "incidents.process_alert_events", "schedule": 2.0, "options": {"expires": 10}},
     "purge-alert-events": {"task": "incidents.purge_alert_events", "schedule": 24 * 3600, "options": {"expires": 3600}},
     "sweep-webhooks": {"task": "escalation.sweep_webhooks", "schedule": 5.0, "options": {"expires": 15}},
+    "sweep-status-updates": {"task": "incidents.sweep_status_updates", "schedule": 5.0, "options": {"expires": 15}},
     "purge-delivered-webhooks": {
         "task": "escalation.purge_delivered_webhooks",
         "schedule": 24 * 60 * 60,
@@ -284,10 +288,14 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets that share a field name keep stable names (status updates reuse the incident's
+    # states; tasks, options and deliveries all have a kind or a status).
     "ENUM_NAME_OVERRIDES": {
-        # Response coordination: choice sets whose field names other models use too.
         "FixKindEnum": "incidents.choices.FixKind",
         "TaskStatusEnum": "incidents.choices.TaskStatus",
+        "ChannelEnum": "escalation.models.notifications.Channel",
+        "IncidentStateEnum": "incidents.choices.State",
+        "SubscriptionChannelEnum": "incidents.choices.SubscriptionChannel",
     },
 }
 

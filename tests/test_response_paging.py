@@ -66,7 +66,7 @@ def test_paging_a_team_pages_its_oncall_person_and_adds_the_sme(
     ]
     assert [n.next_attempt_at for n in notifications] == [NOW, NOW + dt.timedelta(minutes=5)]
     assert all(n.body.endswith("\n\nReplica lag on the payments cluster") for n in notifications)
-    assert all(n.idempotency_key.startswith("responder:") for n in notifications)
+    assert all(n.idempotency_key.startswith(f"inc{incident.pk}:responder:") for n in notifications)
 
     role = ResponseRole.objects.get(incident=incident)
     assert (role.user, role.role, role.expertise, role.added_by) == (dba, "sme", "PostgreSQL", agent)

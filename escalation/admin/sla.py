@@ -14,7 +14,15 @@ from escalation.models import SlaClock, SlaPolicy
 
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(SimpleHistoryAdmin):
-    list_display = ("priority", "acknowledge_within", "resolve_within", "calendar", "warning_percent")
+    list_display = (
+        "priority",
+        "acknowledge_within",
+        "resolve_within",
+        "calendar",
+        "warning_percent",
+        "monitoring_period",
+        "update_every",
+    )
     list_filter = ("calendar",)
     list_select_related = ("calendar",)
     search_fields = ("priority", "calendar__name")
@@ -28,6 +36,17 @@ class SlaPolicyAdmin(SimpleHistoryAdmin):
             },
         ),
         (_("Business hours"), {"fields": ("calendar",)}),
+        (
+            _("Verification and stakeholder updates"),
+            {
+                "fields": ("monitoring_period", "update_every"),
+                "description": _(
+                    "How long a mitigated incident is watched before it is ready to resolve, and how often a "
+                    "status update is due while it is open. A change applies to periods and reminders set from "
+                    "now on."
+                ),
+            },
+        ),
     )
 
 

@@ -13,7 +13,11 @@ class ClockKind(models.TextChoices):
 
 
 class SlaPolicy(models.Model):
-    """How fast incidents of one priority must be acknowledged and resolved."""
+    """How fast incidents of one priority must be acknowledged and resolved.
+
+    Also how long they are watched after mitigation before they are ready to
+    resolve, and how often stakeholders must hear from the responders.
+    """
 
     priority = models.CharField(_("priority"), max_length=2, choices=Priority.choices, unique=True)
     acknowledge_within = models.DurationField(_("acknowledge within"))
@@ -30,6 +34,17 @@ class SlaPolicy(models.Model):
     warning_percent = models.PositiveSmallIntegerField(
         _("warn at % of the target"), default=75, help_text=_("1–99; the warning starts the escalation.")
     )
+    monitoring_period = models.DurationField(
+        _("monitor after mitigation for"),
+        default=dt.timedelta(minutes=30),
+        help_text=_("Once this passes without a recurrence, a mitigated incident is ready to resolve."),
+    )
+    update_every = models.DurationField(
+        _("status update every"),
+        null=True,
+        blank=True,
+        help_text=_("While the incident is open, a reminder fires when no update came for this long. Empty: none."),
+    )
     history = HistoricalRecords()
 
     class Meta:
@@ -43,6 +58,13 @@ class SlaPolicy(models.Model):
             models.CheckConstraint(
                 condition=models.Q(acknowledge_within__gt=dt.timedelta(0), resolve_within__gt=dt.timedelta(0)),
                 name="sla_targets_positive",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(monitoring_period__gte=dt.timedelta(0)), name="sla_monitoring_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(update_every__isnull=True) | models.Q(update_every__gte=dt.timedelta(minutes=1)),
+                name="sla_update_cadence_a_minute_or_more",
             ),
         ]
 

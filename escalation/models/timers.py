@@ -7,6 +7,9 @@ class TimerPurpose(models.TextChoices):
     SLA_WARNING = "sla_warning", _("SLA warning")
     SLA_BREACH = "sla_breach", _("SLA breach")
     ESCALATION_STEP = "escalation_step", _("Escalation step")
+    # Verification and stakeholder updates (incidents.monitoring, incidents.updates).
+    MONITORING_END = "monitoring_end", _("End of monitoring")
+    UPDATE_REMINDER = "update_reminder", _("Status update reminder")
 
 
 class Timer(models.Model):

@@ -35,6 +35,7 @@ from incidents.admin.forms import IncidentAddForm, IncidentChangeForm
 from incidents.admin.incident_tools import IncidentToolsMixin
 from incidents.admin.intake import AlertInline
 from incidents.admin.response import RESPONSE_INLINES, save_response_inlines
+from incidents.admin.updates import FOLLOW_UP_FIELDS, IncidentFollowUpMixin, MonitoringPeriodInline, StatusUpdateInline
 from incidents.choices import Visibility
 from incidents.models import Attachment, Incident, PostMortem, TimelineEntry
 
@@ -103,7 +104,12 @@ class PostMortemInline(NoWritePermissionsMixin, admin.StackedInline):
 
 @admin.register(Incident)
 class IncidentAdmin(
-    IncidentToolsMixin, IncidentNumberSearchMixin, DomainFormAdminMixin, NoRevertHistoryMixin, SimpleHistoryAdmin
+    IncidentToolsMixin,
+    IncidentFollowUpMixin,
+    IncidentNumberSearchMixin,
+    DomainFormAdminMixin,
+    NoRevertHistoryMixin,
+    SimpleHistoryAdmin,
 ):
     form = IncidentChangeForm
     incident_lookup = "pk"
@@ -134,7 +140,14 @@ class IncidentAdmin(
     search_help_text = _("Search by number (INC-12), title or description.")
     date_hierarchy = "created_at"
     autocomplete_fields = ("services", "assignee", "commander", "team", "duplicate_of", "major_incident")
-    inlines = (*RESPONSE_INLINES, PostMortemInline, AttachmentInline, TimelineInline)
+    inlines = (
+        *RESPONSE_INLINES,
+        PostMortemInline,
+        MonitoringPeriodInline,
+        StatusUpdateInline,
+        AttachmentInline,
+        TimelineInline,
+    )
     actions = ("acknowledge_selected", "investigate_selected", "resume_selected", "close_selected")
 
     add_fieldsets: tuple[tuple[Any, dict[str, Any]], ...] = (
@@ -163,6 +176,7 @@ class IncidentAdmin(
         (_("Scope"), {"fields": ("services", "affected_users", "started_at", "detected_at", "diagnostics")}),
         (_("Links"), {"fields": LINK_FIELDS}),
         (_("Outcome"), {"fields": ("mitigation", "root_cause", "resolution")}),
+        (_("Verification and updates"), {"fields": FOLLOW_UP_FIELDS}),
         (_("Lifecycle"), {"fields": LIFECYCLE_FIELDS, "classes": ("collapse",)}),
     )
     change_readonly_fields = (
@@ -175,6 +189,7 @@ class IncidentAdmin(
         "mitigation",
         "root_cause",
         "resolution",
+        *FOLLOW_UP_FIELDS,
         *LIFECYCLE_FIELDS,
     )
 

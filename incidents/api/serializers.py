@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from escalation.models import Notification, Team
 from escalation.sla import sla_summary
+from incidents import monitoring, updates
 from incidents.choices import OPEN_TASK_STATUSES, Category, EntryKind, Level, Priority, Source, Visibility
 from incidents.lifecycle import MAX_TEXT_LENGTH, allowed_transitions
 from incidents.models import Alert, Attachment, Incident, Service, TimelineEntry
@@ -100,6 +101,9 @@ class IncidentSerializer(serializers.ModelSerializer):
     sla = serializers.SerializerMethodField()
     allowed_transitions = serializers.SerializerMethodField()
     open_tasks = serializers.SerializerMethodField()
+    monitoring_ends_at = serializers.SerializerMethodField()
+    ready_to_resolve_at = serializers.SerializerMethodField()
+    next_update_due_at = serializers.SerializerMethodField()
 
     class Meta:
         model = Incident
@@ -142,6 +146,9 @@ class IncidentSerializer(serializers.ModelSerializer):
             "major_incident",
             "sla",
             "allowed_transitions",
+            "monitoring_ends_at",
+            "ready_to_resolve_at",
+            "next_update_due_at",
         ]
         read_only_fields = fields
 
@@ -171,6 +178,21 @@ class IncidentSerializer(serializers.ModelSerializer):
         if request is None:
             return []
         return allowed_transitions(incident=incident, user=request.user)
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_monitoring_ends_at(self, incident: Incident) -> Any:
+        """When the monitoring period after mitigation ends; null when none is running."""
+        return monitoring.monitoring_ends_at(list(incident.monitoring_periods.all()))
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_ready_to_resolve_at(self, incident: Incident) -> Any:
+        """When the mitigated incident became ready to resolve (monitoring ended, nothing recurred)."""
+        return monitoring.ready_to_resolve_at(incident, list(incident.monitoring_periods.all()))
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_next_update_due_at(self, incident: Incident) -> Any:
+        """When the next status update is due by the priority's cadence (past: overdue); null when none is."""
+        return updates.next_update_due_at(incident)
 
 
 class IncidentCreateSerializer(StrictSerializer):

@@ -1,4 +1,5 @@
-"""The incidents app's models: incidents and their records, alert intake and response coordination."""
+"""The incidents app's models: incidents and their records, alert intake, response coordination,
+verification and status updates."""
 
 from incidents.models.incidents import (
     CLOSE_PERMISSION,
@@ -19,6 +20,13 @@ from incidents.models.response import (
     ResponseRole,
     SolutionOption,
 )
+from incidents.models.updates import (
+    MonitoringPeriod,
+    StatusUpdate,
+    UpdateCadence,
+    UpdateDelivery,
+    UpdateSubscription,
+)
 
 __all__ = [
     "CLOSE_PERMISSION",
@@ -32,10 +40,15 @@ __all__ = [
     "Incident",
     "Integration",
     "InvestigationTask",
+    "MonitoringPeriod",
     "PostMortem",
     "ResponseRole",
     "Service",
     "SolutionOption",
+    "StatusUpdate",
     "TimelineEntry",
+    "UpdateCadence",
+    "UpdateDelivery",
+    "UpdateSubscription",
     "attachment_path",
 ]
