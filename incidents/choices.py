@@ -67,6 +67,8 @@ class EntryKind(models.TextChoices):
     LINK = "link", _("Link")
     ATTACHMENT = "attachment", _("Attachment")
     ALERT = "alert", _("Monitoring alert")
+    # Post-mortems (issue 5, point 6): its state changes, on the incident's timeline.
+    POSTMORTEM = "postmortem", _("Post-mortem")
 
 
 class Criticality(models.TextChoices):
@@ -126,3 +128,36 @@ class EventOutcome(models.TextChoices):
     RESOLVED = "resolved", _("Resolved")
     DROPPED = "dropped", _("Dropped: no open alert")
     FAILED = "failed", _("Failed")
+
+
+# --- Post-mortems (issue 5, point 6) ---------------------------------------
+
+
+class MomentSource(models.TextChoices):
+    """Where a row of a post-mortem's timeline came from."""
+
+    IMPACT_STARTED = "impact_started", _("Impact began")
+    DETECTED = "detected", _("Detected")
+    ENTRY = "entry", _("Incident timeline")
+    AUTHOR = "author", _("Added by the author")
+
+
+class ActionItemStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    IN_PROGRESS = "in_progress", _("In progress")
+    DONE = "done", _("Done")
+    WONT_DO = "wont_do", _("Won't do")
+
+
+# An action item still asks for work in these states; only these can be overdue.
+ACTION_ITEM_PENDING = (ActionItemStatus.OPEN, ActionItemStatus.IN_PROGRESS)
+
+
+class ActionItemKind(models.TextChoices):
+    """What a follow-up does, in the seed runbook's words (steps 8 and 9)."""
+
+    PREVENT = "prevent", _("Prevent recurrence (long-term fix)")
+    DETECT = "detect", _("Detect sooner (monitoring and alerts)")
+    MITIGATE = "mitigate", _("Recover faster (mitigation, rollback)")
+    PROCESS = "process", _("Process and documentation")
+    OTHER = "other", _("Other")

@@ -1,10 +1,11 @@
 """The back office: every incident model in the Django admin.
 
 The admin is one more door into the domain. Whatever it changes on an
-incident goes through `incidents.lifecycle`, `incidents.services` and
-`incidents.postmortems`, exactly like the API, so the permission checks, the
-timeline and the history user are the same; it never calls a model transition
-method, never writes `Incident.state` and never saves an incident itself.
+incident goes through `incidents.lifecycle`, `incidents.services`,
+`incidents.postmortems` and `incidents.action_items`, exactly like the API, so
+the permission checks, the timeline and the history user are the same; it
+never calls a model transition method, never writes `Incident.state` and
+never saves an incident itself.
 
 Importing the modules below registers their admins (`admin.autodiscover`
 imports this package).
@@ -13,7 +14,7 @@ imports this package).
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from incidents.admin import incident, intake, records  # noqa: F401
+from incidents.admin import incident, intake, postmortems, records  # noqa: F401
 
 admin.site.site_header = _("ITSM back office")
 admin.site.site_title = _("ITSM")

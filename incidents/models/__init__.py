@@ -1,4 +1,4 @@
-"""The incidents app's models: incidents and their records, and alert intake."""
+"""The incidents app's models: incidents and their records, post-mortems, and alert intake."""
 
 from incidents.models.incidents import (
     CLOSE_PERMISSION,
@@ -6,23 +6,31 @@ from incidents.models.incidents import (
     TRANSITION_PERMISSION,
     Attachment,
     Incident,
-    PostMortem,
     Service,
     TimelineEntry,
     attachment_path,
 )
 from incidents.models.intake import Alert, AlertEvent, Integration
+from incidents.models.postmortems import (
+    POSTMORTEM_REQUIRED_PRIORITIES,
+    ActionItem,
+    PostMortem,
+    PostMortemMoment,
+)
 
 __all__ = [
     "CLOSE_PERMISSION",
     "NUMBER_PREFIX",
+    "POSTMORTEM_REQUIRED_PRIORITIES",
     "TRANSITION_PERMISSION",
+    "ActionItem",
     "Alert",
     "AlertEvent",
     "Attachment",
     "Incident",
     "Integration",
     "PostMortem",
+    "PostMortemMoment",
     "Service",
     "TimelineEntry",
     "attachment_path",
