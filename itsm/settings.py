@@ -277,6 +277,14 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        # Post-mortems: choice sets whose field names (status, kind, source) other models use too.
+        "PostMortemStatusEnum": "incidents.choices.PostMortemStatus",
+        "ActionItemStatusEnum": "incidents.choices.ActionItemStatus",
+        "ActionItemKindEnum": "incidents.choices.ActionItemKind",
+        "MomentSourceEnum": "incidents.choices.MomentSource",
+        "SourceEnum": "incidents.choices.Source",
+    },
 }
 
 # --- Security -------------------------------------------------------------
