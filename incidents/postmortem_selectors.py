@@ -9,6 +9,8 @@ Who reads what:
 """
 
 import datetime as dt
+import operator
+from functools import reduce
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
@@ -25,6 +27,14 @@ INTERNAL_PERMISSION = "incidents.add_internal_note"
 # PostgreSQL's text search configuration for post-mortems (stemming of English words).
 SEARCH_CONFIG = "english"
 SEARCH_FIELDS = ("summary", "root_cause", "lessons", "contributing_factors", "incident__title")
+# PostgreSQL ranks a match in the title or summary above one in the root cause, and both above the rest.
+SEARCH_WEIGHTS = {
+    "incident__title": "A",
+    "summary": "A",
+    "root_cause": "B",
+    "lessons": "C",
+    "contributing_factors": "C",
+}
 
 
 def can_read_drafts(user: Actor) -> bool:
@@ -75,7 +85,10 @@ def search_postmortems(queryset: QuerySet[PostMortem], text: str) -> QuerySet[Po
     if not text:
         return queryset
     if connection.vendor == "postgresql":
-        vector = SearchVector(*SEARCH_FIELDS, config=SEARCH_CONFIG)
+        vector = reduce(
+            operator.add,
+            (SearchVector(field, config=SEARCH_CONFIG, weight=SEARCH_WEIGHTS[field]) for field in SEARCH_FIELDS),
+        )
         query = SearchQuery(text, config=SEARCH_CONFIG, search_type="websearch")
         return (
             queryset.annotate(document=vector, rank=SearchRank(vector, query))

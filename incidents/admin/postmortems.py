@@ -263,12 +263,19 @@ class PostMortemAdmin(IncidentNumberSearchMixin, DomainFormAdminMixin, NoRevertH
                 postmortems.regenerate_timeline(postmortem=postmortem, actor=actor)
             name = form.cleaned_data.get("transition")
             if name:
-                postmortems.transition_postmortem(
-                    postmortem=PostMortem.objects.get(pk=postmortem.pk),
-                    name=name,
-                    actor=actor,
-                    note=form.cleaned_data.get("transition_note") or "",
-                )
+                self._move(request, postmortem, name, form.cleaned_data.get("transition_note") or "")
+
+    def _move(self, request: HttpRequest, postmortem: PostMortem, name: str, note: str) -> None:
+        try:
+            postmortems.transition_postmortem(
+                postmortem=PostMortem.objects.get(pk=postmortem.pk), name=name, actor=request.user, note=note
+            )
+        except ValidationError as error:
+            # The reason or note the domain refused is the form's "note or reason" field.
+            refused = [m for field in ("reason", "note") for m in getattr(error, "error_dict", {}).get(field, [])]
+            if not refused:
+                raise
+            raise ValidationError({"transition_note": refused}) from error
 
     def _save_moments(self, request: HttpRequest, postmortem: PostMortem, formset: Any) -> None:
         for inline_form in formset.forms:
@@ -419,6 +426,9 @@ class ActionItemAdmin(IncidentNumberSearchMixin, DomainFormAdminMixin, NoRevertH
 
     def save_model(self, request: HttpRequest, obj: ActionItem, form: forms.ModelForm, change: bool) -> None:
         return  # the domain function saved it in save_form
+
+    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
+        return
 
     def _set_status(self, request: HttpRequest, queryset: QuerySet[ActionItem], status: str) -> None:
         count = 0

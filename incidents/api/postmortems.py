@@ -12,9 +12,11 @@ from typing import Any
 import django_filters
 from django.db.models import F, QuerySet
 from django.http import Http404, HttpResponse
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
@@ -55,6 +57,20 @@ class PagePagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 200
+
+
+class NullsLastOrderingFilter(OrderingFilter):
+    """`?ordering=` where empty dates (no due date, not published) come last either way, on every database."""
+
+    def filter_queryset(self, request: Request, queryset: QuerySet[Any], view: APIView) -> QuerySet[Any]:
+        ordering = self.get_ordering(request, queryset, view)
+        if not ordering:
+            return queryset
+        terms = [
+            F(term[1:]).desc(nulls_last=True) if term.startswith("-") else F(term).asc(nulls_last=True)
+            for term in ordering
+        ]
+        return queryset.order_by(*terms, "id")
 
 
 class CanReadPostMortems(BasePermission):
@@ -293,6 +309,7 @@ class ActionItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     serializer_class = ActionItemSerializer
     permission_classes = [IsAuthenticated, CanReadActionItems]
     filterset_class = ActionItemFilter
+    filter_backends = [DjangoFilterBackend, NullsLastOrderingFilter]
     ordering_fields = ["due_date", "created_at", "updated_at", "status", "title"]
     pagination_class = PagePagination
     http_method_names = ["get", "patch", "head", "options"]
@@ -336,6 +353,7 @@ class PostMortemListViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = PostMortemListSerializer
     permission_classes = [IsAuthenticated, CanReadPostMortems]
     filterset_class = PostMortemFilter
+    filter_backends = [DjangoFilterBackend, NullsLastOrderingFilter]
     ordering_fields = ["published_at", "updated_at", "created_at"]
     pagination_class = PagePagination
 
