@@ -1,6 +1,7 @@
 """Post-mortems through their domain functions: the document, its states and who moves them, the close guard."""
 
 import datetime as dt
+import functools
 from typing import Any
 
 import pytest
@@ -303,3 +304,46 @@ def test_reopening_the_postmortem_of_a_closed_incident_leaves_the_incident_close
 
     incident.refresh_from_db()
     assert (incident.state, PostMortem.objects.get().status) == ("closed", "draft")
+
+
+# --- Two people at once -----------------------------------------------------------
+
+
+def test_a_move_decided_on_a_stale_status_is_a_conflict(resolved: Any, agent: Any, manager: Any) -> None:
+    from incidents.exceptions import IncidentConflict
+
+    seen_by_agent = write_postmortem(incident=resolved(), actor=agent, changes=READY)
+    seen_by_manager = PostMortem.objects.get(pk=seen_by_agent.pk)
+    submit_postmortem(postmortem=seen_by_agent, actor=agent)
+
+    with pytest.raises(IncidentConflict) as conflict:
+        submit_postmortem(postmortem=seen_by_manager, actor=manager)
+
+    assert (conflict.value.state, conflict.value.allowed) == ("in_review", ["return_to_draft", "publish"])
+    assert seen_by_agent.incident.timeline.filter(kind=EntryKind.POSTMORTEM).count() == 1
+
+
+def _publish(client: Any, path: str) -> int:
+    return int(client.post(path, {}, format="json").status_code)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_publishes_on_postgres_exactly_one_wins(
+    resolved: Any, agent: Any, manager: Any, make_user: Any, api: Any
+) -> None:
+    from incidents.roles import INCIDENT_MANAGER
+    from tests.threads import run_together
+
+    other_manager = make_user(INCIDENT_MANAGER, username="mira")
+    incident = resolved()
+    postmortem = write_postmortem(incident=incident, actor=agent, changes=READY)
+    submit_postmortem(postmortem=postmortem, actor=agent)
+    path = f"/api/v1/incidents/{incident.number}/postmortem/publish/"
+
+    clients = [api(manager), api(other_manager)]
+    codes = run_together([functools.partial(_publish, client, path) for client in clients])
+
+    assert sorted(codes) == [200, 409]
+    assert incident.timeline.filter(kind=EntryKind.POSTMORTEM, data__transition="publish").count() == 1
+    assert PostMortem.objects.get().status == "published"
