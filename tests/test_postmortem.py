@@ -228,7 +228,7 @@ def test_a_state_that_does_not_allow_the_move_is_refused(
 
 
 def test_a_published_postmortem_is_final_until_reopened(resolved: Any, agent: Any, manager: Any) -> None:
-    from incidents.postmortems import add_moment, regenerate_timeline, remove_moment, update_moment
+    from incidents.postmortem_timeline import add_moment, regenerate_timeline, remove_moment, update_moment
 
     incident = resolved()
     postmortem = published_postmortem(incident, author=agent, publisher=manager)

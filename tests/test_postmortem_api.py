@@ -10,7 +10,8 @@ from django.utils import timezone
 from incidents import lifecycle
 from incidents.action_items import add_action_item
 from incidents.models import Incident, PostMortem, PostMortemMoment
-from incidents.postmortems import update_moment, write_postmortem
+from incidents.postmortem_timeline import update_moment
+from incidents.postmortems import write_postmortem
 from tests.postmortem_helpers import published_postmortem
 
 pytestmark = pytest.mark.django_db

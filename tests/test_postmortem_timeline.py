@@ -10,14 +10,8 @@ from django.core.exceptions import ValidationError
 from incidents import lifecycle, services
 from incidents.choices import EntryKind, MomentSource
 from incidents.models import Incident, PostMortemMoment
-from incidents.postmortems import (
-    add_moment,
-    regenerate_timeline,
-    remove_moment,
-    submit_postmortem,
-    update_moment,
-    write_postmortem,
-)
+from incidents.postmortem_timeline import add_moment, regenerate_timeline, remove_moment, update_moment
+from incidents.postmortems import submit_postmortem, write_postmortem
 
 pytestmark = pytest.mark.django_db
 

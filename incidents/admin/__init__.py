@@ -14,7 +14,7 @@ imports this package).
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from incidents.admin import incident, intake, postmortems, records  # noqa: F401
+from incidents.admin import action_items, incident, intake, postmortems, records  # noqa: F401
 
 admin.site.site_header = _("ITSM back office")
 admin.site.site_title = _("ITSM")

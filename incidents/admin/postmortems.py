@@ -1,7 +1,7 @@
-"""The post-mortem admins: the post-mortem page (timeline rows and action items inline) and the action items list.
+"""The post-mortem admin: its page, with the timeline rows and the action items inline, and its list actions.
 
-Every change goes through `incidents.postmortems` and `incidents.action_items`,
-like the API: the page's fields, its inline rows and its state change are
+Every change goes through `incidents.postmortems`, `incidents.postmortem_timeline`
+and `incidents.action_items`, like the API: the page's fields, its inline rows and its state change are
 applied by the domain functions inside the admin's transaction, so a refusal
 rolls all of it back and shows on the form.
 """
@@ -17,7 +17,8 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from incidents import action_items, postmortems
+from incidents import action_items, postmortem_timeline, postmortems
+from incidents.admin.action_items import ITEM_FIELDS
 from incidents.admin.common import (
     DomainFormAdminMixin,
     DomainModelForm,
@@ -28,10 +29,9 @@ from incidents.admin.common import (
     error_text,
     incident_link,
 )
-from incidents.choices import ACTION_ITEM_PENDING, ActionItemStatus, PostMortemStatus
+from incidents.choices import PostMortemStatus
 from incidents.exceptions import IncidentConflict, TransitionNotAllowed
 from incidents.models import ActionItem, PostMortem, PostMortemMoment
-from incidents.postmortem_selectors import overdue_condition
 
 TRANSITION_LABELS: dict[str, Any] = {
     "submit": _("Submit for review"),
@@ -55,7 +55,6 @@ CONTENT_FIELDS = (
 STATE_FIELDS = ("transition", "transition_note", "regenerate_timeline")
 RECORD_FIELDS = ("incident_number", "status", "submitted_at", "published_at", "published_by", "created_at")
 MOMENT_FIELDS = ("occurred_at", "body", "visibility", "is_key_moment")
-ITEM_FIELDS = ("title", "description", "kind", "owner", "due_date", "status", "resolution_note")
 
 
 def _write_right(request: HttpRequest) -> bool:
@@ -260,7 +259,7 @@ class PostMortemAdmin(IncidentNumberSearchMixin, DomainFormAdminMixin, NoRevertH
                 elif formset.model is ActionItem:
                     self._save_items(request, postmortem, formset)
             if form.cleaned_data.get("regenerate_timeline"):
-                postmortems.regenerate_timeline(postmortem=postmortem, actor=actor)
+                postmortem_timeline.regenerate_timeline(postmortem=postmortem, actor=actor)
             name = form.cleaned_data.get("transition")
             if name:
                 self._move(request, postmortem, name, form.cleaned_data.get("transition_note") or "")
@@ -282,16 +281,16 @@ class PostMortemAdmin(IncidentNumberSearchMixin, DomainFormAdminMixin, NoRevertH
             moment = inline_form.instance
             if inline_form in formset.deleted_forms:
                 if moment.pk:
-                    postmortems.remove_moment(moment=moment, actor=request.user)
+                    postmortem_timeline.remove_moment(moment=moment, actor=request.user)
                 continue
             if not inline_form.has_changed():
                 continue
             data = {name: inline_form.cleaned_data[name] for name in MOMENT_FIELDS if name in inline_form.cleaned_data}
             if moment.pk:
                 changed = {name: value for name, value in data.items() if name in inline_form.changed_data}
-                postmortems.update_moment(moment=moment, actor=request.user, changes=changed)
+                postmortem_timeline.update_moment(moment=moment, actor=request.user, changes=changed)
             else:
-                postmortems.add_moment(postmortem=postmortem, actor=request.user, **data)
+                postmortem_timeline.add_moment(postmortem=postmortem, actor=request.user, **data)
 
     def _save_items(self, request: HttpRequest, postmortem: PostMortem, formset: Any) -> None:
         for inline_form in formset.forms:
@@ -344,112 +343,6 @@ class PostMortemAdmin(IncidentNumberSearchMixin, DomainFormAdminMixin, NoRevertH
         self._run_each(
             request,
             queryset,
-            lambda pm: postmortems.regenerate_timeline(postmortem=pm, actor=request.user),
+            lambda pm: postmortem_timeline.regenerate_timeline(postmortem=pm, actor=request.user),
             _("%(count)d timeline(s) regenerated."),
         )
-
-
-# --- Action items --------------------------------------------------------------------
-
-
-class OverdueListFilter(admin.SimpleListFilter):
-    title = _("overdue")
-    parameter_name = "overdue"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return [("yes", _("Overdue")), ("no", _("Not overdue"))]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        if self.value() == "yes":
-            return queryset.filter(overdue_condition())
-        if self.value() == "no":
-            return queryset.exclude(overdue_condition())
-        return queryset
-
-
-class ActionItemForm(DomainModelForm):
-    class Meta:
-        model = ActionItem
-        fields = ("postmortem", *ITEM_FIELDS)
-
-
-@admin.register(ActionItem)
-class ActionItemAdmin(IncidentNumberSearchMixin, DomainFormAdminMixin, NoRevertHistoryMixin, SimpleHistoryAdmin):
-    form = ActionItemForm
-    list_display = ("title", "incident_number", "owner", "due_date", "status", "is_overdue", "kind")
-    list_filter = ("status", OverdueListFilter, ("owner", admin.RelatedOnlyFieldListFilter), "kind")
-    list_select_related = ("incident", "owner")
-    search_fields = ("title", "description", "incident__title")
-    search_help_text = _("Search by incident number (INC-12), incident title or the item's text.")
-    date_hierarchy = "created_at"
-    autocomplete_fields = ("postmortem", "owner")
-    actions = ("mark_done", "mark_in_progress")
-
-    @admin.display(description=_("incident"), ordering="incident_id")
-    def incident_number(self, obj: ActionItem) -> str:
-        return incident_link(obj.incident)
-
-    @admin.display(description=_("overdue"), boolean=True)
-    def is_overdue(self, obj: ActionItem) -> bool:
-        return obj.is_overdue()
-
-    def get_fields(self, request: HttpRequest, obj: ActionItem | None = None) -> tuple[str, ...]:
-        if obj is None:
-            return ("postmortem", *ITEM_FIELDS)
-        return ("incident_number", "postmortem", *ITEM_FIELDS, "created_by", "created_at", "completed_at")
-
-    def get_readonly_fields(self, request: HttpRequest, obj: ActionItem | None = None) -> tuple[str, ...]:
-        if obj is None:
-            return ()
-        return ("incident_number", "postmortem", "created_by", "created_at", "completed_at")
-
-    def get_autocomplete_fields(self, request: HttpRequest) -> tuple[str, ...]:
-        fields = tuple(super().get_autocomplete_fields(request))
-        if not can_browse_users(request):
-            fields = tuple(name for name in fields if name != "owner")
-        return fields
-
-    def has_delete_permission(self, request: HttpRequest, obj: ActionItem | None = None) -> bool:
-        # An action item ends as done or won't do; deleting it would lose the follow-up.
-        return False
-
-    def save_form(self, request: HttpRequest, form: forms.ModelForm, change: bool) -> ActionItem:
-        data = form.cleaned_data
-        values: dict[str, Any] = {name: data.get(name) for name in ITEM_FIELDS}
-        values["description"] = values["description"] or ""
-        values["resolution_note"] = values["resolution_note"] or ""
-        with domain_refusals():
-            if not change:
-                return action_items.add_action_item(postmortem=data["postmortem"], actor=request.user, **values)
-            changes = {name: value for name, value in values.items() if name in form.changed_data}
-            return action_items.update_action_item(item=form.instance, actor=request.user, changes=changes)
-
-    def save_model(self, request: HttpRequest, obj: ActionItem, form: forms.ModelForm, change: bool) -> None:
-        return  # the domain function saved it in save_form
-
-    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
-        return
-
-    def _set_status(self, request: HttpRequest, queryset: QuerySet[ActionItem], status: str) -> None:
-        count = 0
-        for item in queryset:
-            try:
-                action_items.update_action_item(item=item, actor=request.user, changes={"status": status})
-            except (ValidationError, PermissionDenied) as error:
-                messages.error(request, f"{item.title}: {error_text(error)}")
-            else:
-                count += 1
-        if count:
-            messages.success(
-                request,
-                _("%(count)d action item(s) now %(status)s.")
-                % {"count": count, "status": ActionItemStatus(status).label},
-            )
-
-    @admin.action(description=_("Mark the selected action items done"))
-    def mark_done(self, request: HttpRequest, queryset: QuerySet[ActionItem]) -> None:
-        self._set_status(request, queryset, ActionItemStatus.DONE)
-
-    @admin.action(description=_("Mark the selected action items in progress"))
-    def mark_in_progress(self, request: HttpRequest, queryset: QuerySet[ActionItem]) -> None:
-        self._set_status(request, queryset.filter(status__in=ACTION_ITEM_PENDING), ActionItemStatus.IN_PROGRESS)

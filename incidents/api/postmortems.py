@@ -23,7 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from incidents import action_items, postmortems
+from incidents import action_items, postmortem_timeline, postmortems
 from incidents.api.postmortem_serializers import (
     PUT_EMPTY,
     ActionItemCreateSerializer,
@@ -203,7 +203,7 @@ class PostMortemTimelineView(IncidentPostMortemMixin):
         serializer = MomentCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data: dict[str, Any] = dict(serializer.validated_data)
-        moment = postmortems.add_moment(
+        moment = postmortem_timeline.add_moment(
             postmortem=self.get_postmortem(), actor=request.user, by=data.pop("actor", None), **data
         )
         return Response(MomentSerializer(moment).data, status=status.HTTP_201_CREATED)
@@ -222,13 +222,15 @@ class PostMortemMomentView(IncidentPostMortemMixin):
         moment = self.get_moment()
         serializer = MomentUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        moment = postmortems.update_moment(moment=moment, actor=request.user, changes=dict(serializer.validated_data))
+        moment = postmortem_timeline.update_moment(
+            moment=moment, actor=request.user, changes=dict(serializer.validated_data)
+        )
         return Response(MomentSerializer(moment).data)
 
     @extend_schema(responses={204: OpenApiResponse(description="Removed.")})
     def delete(self, request: Request, number: str, moment_id: int) -> Response:
         """Remove a row (a generated one comes back when the timeline is regenerated)."""
-        postmortems.remove_moment(moment=self.get_moment(), actor=request.user)
+        postmortem_timeline.remove_moment(moment=self.get_moment(), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -236,7 +238,7 @@ class PostMortemRegenerateView(IncidentPostMortemMixin):
     @extend_schema(request=None, responses={200: MomentSerializer(many=True)})
     def post(self, request: Request, number: str) -> Response:
         """Rebuild the generated rows from the incident; the author's rows and key marks stay."""
-        postmortem = postmortems.regenerate_timeline(postmortem=self.get_postmortem(), actor=request.user)
+        postmortem = postmortem_timeline.regenerate_timeline(postmortem=self.get_postmortem(), actor=request.user)
         moments = moments_for(postmortem=postmortem, viewer=request.user)
         return Response(MomentSerializer(moments, many=True).data)
 

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from escalation.models import Team
-from incidents import action_items, lifecycle, postmortems, services
+from incidents import action_items, lifecycle, postmortem_timeline, postmortems, services
 from incidents.choices import ActionItemKind, ActionItemStatus, Category, EntryKind, MomentSource, Source, Visibility
 from incidents.models import Incident, PostMortem, Service
 
@@ -170,8 +170,8 @@ def _write_postmortem(incident: Incident, users: dict[str, Any], minutes: dict[i
         if moment.source_entry_id in keys or moment.source in (MomentSource.IMPACT_STARTED, MomentSource.DETECTED):
             changes["is_key_moment"] = True
         if changes:
-            postmortems.update_moment(moment=moment, actor=author, changes=changes)
-    postmortems.add_moment(
+            postmortem_timeline.update_moment(moment=moment, actor=author, changes=changes)
+    postmortem_timeline.add_moment(
         postmortem=postmortem,
         actor=author,
         occurred_at=started - dt.timedelta(days=30),
