@@ -17,6 +17,7 @@ close guard always sees the latest status.
 """
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,7 @@ from incidents.postmortem_generation import sync_generated_moments
 from incidents.services import CLOCK_SKEW, _check_responder, _text
 from incidents.timeline import Actor, record_entry, save_audited
 
+logger = logging.getLogger(__name__)
 ADD_PERMISSION = "incidents.add_postmortem"
 WRITE_PERMISSION = "incidents.change_postmortem"
 TEXT_LIMIT = MAX_TEXT_LENGTH * 5
@@ -278,6 +280,14 @@ def _move(*, postmortem: PostMortem, name: str, actor: Actor, note: str = "", re
             visibility=Visibility.PUBLIC if public else Visibility.INTERNAL,
             data={"postmortem": postmortem.pk, "transition": name, "from": current, "to": postmortem.status},
         )
+    number = postmortem.incident.number
+    logger.info(
+        "post-mortem of %s: %s → %s",
+        number,
+        current,
+        postmortem.status,
+        extra={"incident": number, "transition": name, "actor": actor.get_username()},
+    )
     return postmortem
 
 
