@@ -74,6 +74,8 @@ class EntryKind(models.TextChoices):
     # Verification and stakeholder updates (issue 5, points 4 and 5).
     MONITORING = "monitoring", _("Monitoring after mitigation")
     UPDATE_REMINDER = "update_reminder", _("Status update reminder")
+    # Post-mortems (issue 5, point 6): its state changes, on the incident's timeline.
+    POSTMORTEM = "postmortem", _("Post-mortem")
 
 
 class Criticality(models.TextChoices):
@@ -198,3 +200,36 @@ class UpdateDeliveryStatus(models.TextChoices):
     PENDING = "pending", _("Pending")
     DELIVERED = "delivered", _("Delivered")
     FAILED = "failed", _("Failed")
+
+
+# --- Post-mortems (issue 5, point 6) ---------------------------------------
+
+
+class MomentSource(models.TextChoices):
+    """Where a row of a post-mortem's timeline came from."""
+
+    IMPACT_STARTED = "impact_started", _("Impact began")
+    DETECTED = "detected", _("Detected")
+    ENTRY = "entry", _("Incident timeline")
+    AUTHOR = "author", _("Added by the author")
+
+
+class ActionItemStatus(models.TextChoices):
+    OPEN = "open", _("Open")
+    IN_PROGRESS = "in_progress", _("In progress")
+    DONE = "done", _("Done")
+    WONT_DO = "wont_do", _("Won't do")
+
+
+# An action item still asks for work in these states; only these can be overdue.
+ACTION_ITEM_PENDING = (ActionItemStatus.OPEN, ActionItemStatus.IN_PROGRESS)
+
+
+class ActionItemKind(models.TextChoices):
+    """What a follow-up does, in the seed runbook's words (steps 8 and 9)."""
+
+    PREVENT = "prevent", _("Prevent recurrence (long-term fix)")
+    DETECT = "detect", _("Detect sooner (monitoring and alerts)")
+    MITIGATE = "mitigate", _("Recover faster (mitigation, rollback)")
+    PROCESS = "process", _("Process and documentation")
+    OTHER = "other", _("Other")

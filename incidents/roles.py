@@ -52,6 +52,10 @@ _AGENT_PERMISSIONS = [
     "escalation.add_scheduleoverride",
     "incidents.add_postmortem",
     "incidents.change_postmortem",
+    # Post-mortem follow-ups: added and moved along by responders, never deleted.
+    "incidents.view_actionitem",
+    "incidents.add_actionitem",
+    "incidents.change_actionitem",
     # What monitoring said: alerts and their events, read-only.
     "incidents.view_alert",
     "incidents.view_alertevent",
@@ -90,6 +94,9 @@ _MANAGER_PERMISSIONS = [
     *(f"escalation.view_{model}" for model in _CLOCK_RECORDS),
     "incidents.close_incident",
     "incidents.override_priority",
+    # The post-mortem's review: publishing lets a P1/P2 close, as closing is theirs.
+    "incidents.publish_postmortem",
+    "incidents.reopen_postmortem",
     "incidents.add_service",
     "incidents.change_service",
     "incidents.delete_service",

@@ -35,3 +35,10 @@ def save_audited(record: Model, *, actor: Actor | None, reason: str, update_fiel
     record._history_user = actor if isinstance(actor, User) else None  # type: ignore[attr-defined]
     record._change_reason = reason  # type: ignore[attr-defined]
     record.save(update_fields=update_fields)
+
+
+def delete_audited(record: Model, *, actor: Actor | None, reason: str) -> None:
+    """Delete a record kept with django-simple-history so that its last history row names the actor and why."""
+    record._history_user = actor if isinstance(actor, User) else None  # type: ignore[attr-defined]
+    record._change_reason = reason  # type: ignore[attr-defined]
+    record.delete()

@@ -296,6 +296,11 @@ SPECTACULAR_SETTINGS = {
         "ChannelEnum": "escalation.models.notifications.Channel",
         "IncidentStateEnum": "incidents.choices.State",
         "SubscriptionChannelEnum": "incidents.choices.SubscriptionChannel",
+        "PostMortemStatusEnum": "incidents.choices.PostMortemStatus",
+        "ActionItemStatusEnum": "incidents.choices.ActionItemStatus",
+        "ActionItemKindEnum": "incidents.choices.ActionItemKind",
+        "MomentSourceEnum": "incidents.choices.MomentSource",
+        "SourceEnum": "incidents.choices.Source",
     },
 }
 

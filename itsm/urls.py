@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/v1/", include(router.urls)),
     path("api/v1/incidents/<str:number>/", include("incidents.api.response_urls")),
     path("api/v1/", include("incidents.api.updates_urls")),
+    path("api/v1/", include("incidents.api.postmortem_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api-auth/", include("rest_framework.urls")),

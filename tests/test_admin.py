@@ -97,7 +97,9 @@ def everything(staff_admin: Any, agent: Any, team: Team, service: Service, setti
     attachment = services.add_attachment(
         incident=incident, actor=agent, file=SimpleUploadedFile("gateway.log", b"502 502 502", "text/plain")
     )
-    postmortem = write_postmortem(incident=incident, actor=agent, summary="Draft: the gateway certificate expired")
+    postmortem = write_postmortem(
+        incident=incident, actor=agent, changes={"summary": "Draft: the gateway certificate expired"}
+    )
     return {
         Service: service,
         Incident: incident,
@@ -373,24 +375,26 @@ def test_incidents_are_not_deleted_and_history_is_not_reverted(root_client: Clie
 def test_the_postmortem_admin_writes_through_the_domain(
     agent_client: Client, staff_agent: Any, incident: Incident
 ) -> None:
-    response = agent_client.post(
-        admin_url(PostMortem, "add"), {"incident": str(incident.pk), "status": "draft", "summary": "First notes"}
-    )
+    response = agent_client.post(admin_url(PostMortem, "add"), {"incident": str(incident.pk), "summary": "First notes"})
     assert response.status_code == 302
     postmortem = PostMortem.objects.get(incident=incident)
     assert (postmortem.status, postmortem.summary) == ("draft", "First notes")
     assert postmortem.history.latest("history_date").history_user == staff_agent
 
     url = admin_url(PostMortem, "change", postmortem.pk)
-    response = agent_client.post(url, {"status": "published", "summary": ""})
-    assert response.status_code == 200
-    assert "summary" in response.context["adminform"].form.errors
+    data = change_form_data(agent_client.get(url))
+    # Submitting needs a root cause: refused, and nothing of the form is saved.
+    response = agent_client.post(url, {**data, "summary": "Changed", "transition": "submit"})
+    assert response.status_code == 302
+    assert any("root cause" in text for text in message_texts(response))
+    postmortem.refresh_from_db()
+    assert (postmortem.status, postmortem.summary) == ("draft", "First notes")
 
-    response = agent_client.post(url, {"status": "published", "summary": "The certificate expired."})
+    response = agent_client.post(url, {**data, "root_cause": "The certificate expired.", "transition": "submit"})
     assert response.status_code == 302
     postmortem.refresh_from_db()
-    assert (postmortem.status, postmortem.published_by) == ("published", staff_agent)
-    assert incident.timeline.filter(kind=EntryKind.STATUS_UPDATE, body__icontains="post-mortem").exists()
+    assert (postmortem.status, postmortem.root_cause) == ("in_review", "The certificate expired.")
+    assert incident.timeline.filter(kind=EntryKind.POSTMORTEM, body__icontains="post-mortem").exists()
 
 
 def test_a_service_named_by_an_incident_is_not_deleted(

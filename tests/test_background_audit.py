@@ -17,8 +17,8 @@ from django.conf import settings
 
 from incidents import lifecycle
 from incidents.models import Incident
-from incidents.postmortems import write_postmortem
 from incidents.tasks import close_stale_resolved_incidents
+from tests.postmortem_helpers import published_postmortem
 from tests.processes import start_celery, stop, wait_for
 
 
@@ -61,7 +61,7 @@ def test_auto_close_in_a_worker_is_audited_as_the_system_account(
     assert Incident.objects.get(pk=major.pk).state == "resolved"
     assert Incident.objects.get(pk=fresh.pk).state == "resolved"
 
-    write_postmortem(incident=major, actor=manager, summary="Config drift", publish=True)
+    published_postmortem(major, author=manager, publisher=manager, summary="Config drift")
     close_stale_resolved_incidents.apply_async(queue=celery_worker_queue)
     assert wait_for(lambda: Incident.objects.get(pk=major.pk).state == "closed")
     assert Incident.objects.get(pk=fresh.pk).state == "resolved"

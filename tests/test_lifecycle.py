@@ -8,6 +8,7 @@ from simple_history.utils import get_history_model_for_model
 from incidents import lifecycle
 from incidents.models import Incident, TimelineEntry
 from incidents.postmortems import write_postmortem
+from tests.postmortem_helpers import published_postmortem
 
 # transition → (sources, target), exactly DESIGN.md's table
 TABLE = {
@@ -178,10 +179,10 @@ def test_p1_and_p2_close_only_with_a_published_postmortem(
     assert "post-mortem" in refused.json()["detail"]
     assert refused.json()["allowed_transitions"] == ["reopen"]
 
-    write_postmortem(incident=incident, actor=manager, summary="Draft only")
+    write_postmortem(incident=incident, actor=manager, changes={"summary": "Draft only"})
     assert api(manager).post(url(incident, "close"), {}, format="json").status_code == 409
 
-    write_postmortem(incident=incident, actor=manager, summary="What happened and why", publish=True)
+    published_postmortem(incident, author=manager, publisher=manager, summary="What happened and why")
     response = api(manager).post(url(incident, "close"), {}, format="json")
     assert response.status_code == 200
     assert response.json()["state"] == "closed"

@@ -2,11 +2,12 @@
 
 The admin is one more door into the domain. Whatever it changes on an
 incident goes through `incidents.lifecycle`, `incidents.services`,
-`incidents.postmortems` and the response coordination modules
-(`incidents.response`, `incidents.investigation`, `incidents.fix_plan`),
-exactly like the API, so the permission checks, the timeline and the history
-user are the same; it never calls a model transition method, never writes
-`Incident.state` and never saves an incident itself.
+`incidents.postmortems`, `incidents.action_items` and the response
+coordination modules (`incidents.response`, `incidents.investigation`,
+`incidents.fix_plan`), exactly like the API, so the permission checks, the
+timeline and the history user are the same; it never calls a model
+transition method, never writes `Incident.state` and never saves an incident
+itself.
 
 Importing the modules below registers their admins (`admin.autodiscover`
 imports this package).
@@ -15,7 +16,7 @@ imports this package).
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from incidents.admin import incident, intake, records, response, updates  # noqa: F401
+from incidents.admin import action_items, incident, intake, postmortems, records, response, updates  # noqa: F401
 
 admin.site.site_header = _("ITSM back office")
 admin.site.site_title = _("ITSM")

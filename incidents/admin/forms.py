@@ -1,4 +1,4 @@
-"""The admin's forms: reporting and editing an incident, its tools, post-mortems."""
+"""The admin's forms: reporting and editing an incident, and its tools."""
 
 from typing import Any
 
@@ -7,8 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from incidents import lifecycle
 from incidents.admin.common import LINK_FIELDS, DomainModelForm
-from incidents.choices import EntryKind, PostMortemStatus, Priority, Visibility
-from incidents.models import PostMortem
+from incidents.choices import EntryKind, Priority, Visibility
 from incidents.priority import priority_for
 
 TRANSITION_FIELD_LABELS: dict[str, Any] = {
@@ -136,36 +135,3 @@ class NoteForm(forms.Form):
         max_length=lifecycle.MAX_TEXT_LENGTH,
         widget=forms.Textarea(attrs={"rows": 6, "cols": 80}),
     )
-
-
-class PostMortemForm(DomainModelForm):
-    summary = forms.CharField(
-        label=_("summary"),
-        required=False,
-        max_length=lifecycle.MAX_TEXT_LENGTH * 5,
-        widget=forms.Textarea(attrs={"rows": 20, "cols": 100}),
-        help_text=_("Publishing needs a summary; a published post-mortem lets a P1 or P2 incident close."),
-    )
-
-    class Meta:
-        model = PostMortem
-        fields = ("incident", "status", "summary")
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        status = self.fields.get("status")
-        if isinstance(status, forms.ChoiceField):
-            # write_postmortem drafts or publishes; it never moves a post-mortem back.
-            current = self.instance.status if self.instance.pk else PostMortemStatus.DRAFT
-            status.choices = [
-                (value, label)
-                for value, label in PostMortemStatus.choices
-                if value in {current, PostMortemStatus.PUBLISHED}
-            ]
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        status = cleaned.get("status", self.instance.status)
-        if status == PostMortemStatus.PUBLISHED and not (cleaned.get("summary") or "").strip():
-            self.add_error("summary", _("Write the summary before publishing."))
-        return cleaned

@@ -1,8 +1,7 @@
-"""The admins of the records around incidents: services, timeline, attachments, post-mortems."""
+"""The admins of the records around incidents: services, timeline, attachments."""
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
@@ -10,21 +9,16 @@ from django.template.defaultfilters import truncatechars
 from django.utils.translation import gettext_lazy as _
 from simple_history.admin import SimpleHistoryAdmin
 
-from incidents import postmortems
 from incidents.admin.common import (
     INTERNAL_NOTE_PERMISSION,
-    DomainFormAdminMixin,
     IncidentNumberSearchMixin,
-    NoRevertHistoryMixin,
     ReadOnlyAdmin,
     attachment_link,
     attachment_size,
-    domain_refusals,
     incident_link,
 )
-from incidents.admin.forms import PostMortemForm
-from incidents.choices import OPEN_STATES, PostMortemStatus, Visibility
-from incidents.models import Attachment, Incident, PostMortem, Service, TimelineEntry
+from incidents.choices import OPEN_STATES, Visibility
+from incidents.models import Attachment, Incident, Service, TimelineEntry
 
 
 @admin.register(Service)
@@ -123,57 +117,3 @@ class AttachmentAdmin(IncidentNumberSearchMixin, ReadOnlyAdmin):
     @admin.display(description=_("size"), ordering="size")
     def file_size(self, obj: Attachment) -> str:
         return attachment_size(obj)
-
-
-@admin.register(PostMortem)
-class PostMortemAdmin(IncidentNumberSearchMixin, DomainFormAdminMixin, NoRevertHistoryMixin, SimpleHistoryAdmin):
-    form = PostMortemForm
-    list_display = ("incident_number", "incident_title", "status", "published_at", "published_by", "updated_at")
-    list_filter = ("status",)
-    list_select_related = ("incident", "published_by")
-    search_fields = ("incident__title", "summary")
-    search_help_text = _("Search by incident number (INC-12), incident title or summary.")
-    date_hierarchy = "created_at"
-    autocomplete_fields = ("incident",)
-
-    @admin.display(description=_("incident"), ordering="incident_id")
-    def incident_number(self, obj: PostMortem) -> str:
-        return incident_link(obj.incident)
-
-    @admin.display(description=_("title"), ordering="incident__title")
-    def incident_title(self, obj: PostMortem) -> str:
-        return obj.incident.title
-
-    def get_fields(self, request: HttpRequest, obj: PostMortem | None = None) -> tuple[str, ...]:
-        if obj is None:
-            return ("incident", "status", "summary")
-        return ("incident_number", "status", "summary", "published_at", "published_by", "created_at", "updated_at")
-
-    def get_readonly_fields(self, request: HttpRequest, obj: PostMortem | None = None) -> tuple[str, ...]:
-        if obj is None:
-            return ()
-        readonly: tuple[str, ...] = ("incident_number", "published_at", "published_by", "created_at", "updated_at")
-        if obj.status == PostMortemStatus.PUBLISHED:
-            readonly += ("status",)
-        return readonly
-
-    def has_delete_permission(self, request: HttpRequest, obj: PostMortem | None = None) -> bool:
-        return False
-
-    def save_form(self, request: HttpRequest, form: forms.ModelForm, change: bool) -> PostMortem:
-        instance: PostMortem = form.instance
-        incident = instance.incident if change else form.cleaned_data["incident"]
-        status = form.cleaned_data.get("status", instance.status)
-        with domain_refusals():
-            return postmortems.write_postmortem(
-                incident=incident,
-                actor=request.user,
-                summary=form.cleaned_data.get("summary") or "",
-                publish=status == PostMortemStatus.PUBLISHED,
-            )
-
-    def save_model(self, request: HttpRequest, obj: PostMortem, form: forms.ModelForm, change: bool) -> None:
-        return  # write_postmortem saved it in save_form
-
-    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
-        return

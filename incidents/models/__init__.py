@@ -1,5 +1,5 @@
 """The incidents app's models: incidents and their records, alert intake, response coordination,
-verification and status updates."""
+verification and status updates, post-mortems."""
 
 from incidents.models.incidents import (
     CLOSE_PERMISSION,
@@ -7,12 +7,17 @@ from incidents.models.incidents import (
     TRANSITION_PERMISSION,
     Attachment,
     Incident,
-    PostMortem,
     Service,
     TimelineEntry,
     attachment_path,
 )
 from incidents.models.intake import Alert, AlertEvent, Integration
+from incidents.models.postmortems import (
+    POSTMORTEM_REQUIRED_PRIORITIES,
+    ActionItem,
+    PostMortem,
+    PostMortemMoment,
+)
 from incidents.models.response import (
     MANAGE_RESPONSE_PERMISSION,
     Implementation,
@@ -32,7 +37,9 @@ __all__ = [
     "CLOSE_PERMISSION",
     "MANAGE_RESPONSE_PERMISSION",
     "NUMBER_PREFIX",
+    "POSTMORTEM_REQUIRED_PRIORITIES",
     "TRANSITION_PERMISSION",
+    "ActionItem",
     "Alert",
     "AlertEvent",
     "Attachment",
@@ -43,6 +50,7 @@ __all__ = [
     "MonitoringPeriod",
     "PostMortem",
     "ResponseRole",
+    "PostMortemMoment",
     "Service",
     "SolutionOption",
     "StatusUpdate",

@@ -14,12 +14,12 @@ from incidents.choices import (
     Criticality,
     EntryKind,
     Level,
-    PostMortemStatus,
     Priority,
     Source,
     State,
     Visibility,
 )
+from incidents.models.postmortems import postmortem_allows_close
 
 NUMBER_PREFIX = "INC-"
 
@@ -68,17 +68,6 @@ class Service(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-def _postmortem_published(incident: Incident) -> bool:
-    """P1 and P2 incidents close only once their post-mortem is published."""
-    if incident.priority not in (Priority.P1, Priority.P2):
-        return True
-    postmortem = getattr(incident, "postmortem", None)
-    return postmortem is not None and postmortem.status == PostMortemStatus.PUBLISHED
-
-
-_postmortem_published.hint = _("a P1 or P2 incident needs a published post-mortem before it is closed")  # type: ignore[attr-defined]
 
 
 class Incident(ConcurrentTransitionMixin, models.Model):
@@ -281,7 +270,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
         source=State.RESOLVED,
         target=State.CLOSED,
         permission=CLOSE_PERMISSION,
-        conditions=[_postmortem_published],  # type: ignore[list-item]
+        conditions=[postmortem_allows_close],  # type: ignore[list-item]
     )
     def close(self, **_: Any) -> None:
         self.closed_at = timezone.now()
@@ -351,28 +340,3 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-
-class PostMortem(models.Model):
-    """The review written after an incident; P1/P2 need it published before closing."""
-
-    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="postmortem")
-    status = models.CharField(
-        _("status"), max_length=16, choices=PostMortemStatus.choices, default=PostMortemStatus.DRAFT
-    )
-    summary = models.TextField(_("summary"), blank=True)
-    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
-    published_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
-
-    history = HistoricalRecords(excluded_fields=["updated_at"])
-
-    class Meta:
-        verbose_name = _("post-mortem")
-        verbose_name_plural = _("post-mortems")
-
-    def __str__(self) -> str:
-        return f"{self.incident.number} post-mortem"

@@ -1,5 +1,8 @@
 """Demo data: teams, a user per role, services, and incidents in every state.
 
+The closed P1, with its published post-mortem and open follow-ups, is told
+in `incidents/management/demo_postmortem.py`.
+
 Safe to stop and run again: every object is looked up before it is made, and
 each incident is written in its own transaction.
 """
@@ -14,9 +17,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from escalation.models import EscalationLevel, EscalationPolicy, LayerParticipant, OnCallSchedule, RotationLayer, Team
-from incidents import lifecycle, postmortems, services
+from incidents import lifecycle, services
 from incidents.choices import Category, Criticality, IntegrationKind, Source
 from incidents.intake.integrations import create_integration
+from incidents.management.demo_postmortem import TITLE as CLOSED_P1
+from incidents.management.demo_postmortem import load_closed_p1
 from incidents.models import Incident, Integration, Service
 from incidents.roles import AGENT, INCIDENT_MANAGER, REPORTER
 
@@ -133,30 +138,6 @@ INCIDENTS: list[dict[str, Any]] = [
         ],
     },
     {
-        "title": "Login outage after certificate expiry",
-        "description": "All logins failed with a TLS error for 40 minutes.",
-        "category": Category.SERVER_DOWNTIME,
-        "impact": "high",
-        "urgency": "high",
-        "services": ["identity"],
-        "team": "platform",
-        "hours_ago": 72,
-        "affected_users": 60_000,
-        "postmortem": "The identity certificate expired; renewal alerts went to a retired mailbox.",
-        "steps": [
-            ("investigate", {}),
-            ("mitigate", {"note": "New certificate installed on the load balancers."}),
-            (
-                "resolve",
-                {
-                    "root_cause": "Certificate renewal was manual and its reminder went to a retired mailbox.",
-                    "resolution": "Automated renewal with alerts 30, 14 and 3 days ahead.",
-                },
-            ),
-            ("close", {}),
-        ],
-    },
-    {
         "title": "Checkout slow on mobile",
         "description": "Reported by support: the checkout page spins for a while on phones.",
         "category": Category.APPLICATION_ERROR,
@@ -193,10 +174,12 @@ class Command(BaseCommand):
         teams = self._teams(users)
         self._services(teams)
         self._on_call(teams, users)
-        total = len(INCIDENTS)
+        total = len(INCIDENTS) + 1
         for index, spec in enumerate(INCIDENTS, start=1):
             made = self._incident(spec, users, teams)
             self.stdout.write(f"[{index}/{total}] {'created' if made else 'exists '} {spec['title']}")
+        made = load_closed_p1(users, teams)
+        self.stdout.write(f"[{total}/{total}] {'created' if made else 'exists '} {CLOSED_P1} (published post-mortem)")
         self._integrations()
         if not options["quiet_login"]:
             self.stdout.write(self.style.SUCCESS(f"Demo login: admin / {DEMO_PASSWORD} (also maya, agus, rina …)"))
@@ -313,10 +296,6 @@ class Command(BaseCommand):
             if spec["steps"]:
                 incident = services.assign_incident(incident=incident, actor=manager, assignee=agent, commander=manager)
             for name, fields in spec["steps"]:
-                if name == "close" and spec.get("postmortem"):
-                    postmortems.write_postmortem(
-                        incident=incident, actor=manager, summary=spec["postmortem"], publish=True
-                    )
                 incident = lifecycle.transition_incident(
                     incident=incident, name=name, actor=manager if name == "close" else agent, **fields
                 )
