@@ -372,3 +372,42 @@ def test_assigning_an_assignee_and_a_commander_from_the_page(
     assert response.status_code == 302
     incident.refresh_from_db()
     assert (incident.assignee, incident.commander) == (agent, manager)
+
+
+# --- Saved filters ---------------------------------------------------------------
+
+
+def test_a_saved_filter_brings_the_queue_back_as_it_was(agent: Any, make_incident: Callable[..., Incident]) -> None:
+    mine = make_incident(title="Mine", assignee=agent)
+    make_incident(title="Not mine")
+    client = client_for(agent)
+    response = client.post("/filters/", {"name": "My P3s", "query": "scope=mine&priority=P3&page=4&evil=1"})
+    assert response.status_code == 302
+    assert response["Location"] == "/?priority=P3&scope=mine"
+    page = client.get("/").content.decode()
+    assert '<a href="/?priority=P3&amp;scope=mine">My P3s</a>' in page
+    assert numbers_in(client.get("/?priority=P3&scope=mine").content.decode()) == [mine.number]
+
+
+def test_saving_a_filter_again_under_its_name_replaces_it(agent: Any) -> None:
+    client = client_for(agent)
+    client.post("/filters/", {"name": "Queue", "query": "state=new"})
+    client.post("/filters/", {"name": "Queue", "query": "state=acknowledged"})
+    assert list(agent.saved_filters.values_list("name", "query")) == [("Queue", "state=acknowledged")]
+
+
+def test_a_filter_needs_a_name(agent: Any) -> None:
+    client = client_for(agent)
+    response = client.post("/filters/", {"name": "", "query": "state=new"}, follow=True)
+    assert "Give the filter a name" in response.content.decode()
+    assert not agent.saved_filters.exists()
+
+
+def test_saved_filters_are_each_users_own(agent: Any, make_user: Callable[..., Any]) -> None:
+    other = make_user("agent", username="other")
+    client_for(other).post("/filters/", {"name": "Theirs", "query": "state=new"})
+    saved = other.saved_filters.get()
+    assert "Theirs" not in client_for(agent).get("/").content.decode()
+    assert client_for(agent).post(f"/filters/{saved.pk}/delete/").status_code == 404
+    assert client_for(other).post(f"/filters/{saved.pk}/delete/").status_code == 302
+    assert not other.saved_filters.exists()

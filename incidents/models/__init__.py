@@ -18,6 +18,7 @@ from incidents.models.postmortems import (
     PostMortem,
     PostMortemMoment,
 )
+from incidents.models.preferences import SavedFilter
 from incidents.models.response import (
     MANAGE_RESPONSE_PERMISSION,
     Implementation,
@@ -50,6 +51,7 @@ __all__ = [
     "MonitoringPeriod",
     "PostMortem",
     "ResponseRole",
+    "SavedFilter",
     "PostMortemMoment",
     "Service",
     "SolutionOption",

@@ -43,6 +43,7 @@ from incidents.web.forms import (
     ReportForm,
     transition_form,
 )
+from incidents.web.saved_filters import SaveFilterForm, clean_query, saved_filters_of
 
 PAGE_SIZE = 25
 
@@ -110,8 +111,11 @@ def queue(request: HtmxHttpRequest) -> HttpResponse:
     query = request.GET.copy()
     query.pop("page", None)
     context = {"form": form, "page": page, "rows": rows, "query": query.urlencode()}
-    template = "web/_queue_table.html" if request.htmx else "web/queue.html"
-    return render(request, template, context)
+    if request.htmx:
+        return render(request, "web/_queue_table.html", context)
+    context["saved_filters"] = saved_filters_of(request.user)
+    context["save_form"] = SaveFilterForm(initial={"query": clean_query(query.urlencode())})
+    return render(request, "web/queue.html", context)
 
 
 def _form_errors_from(form: forms.Form, error: ValidationError) -> None:
