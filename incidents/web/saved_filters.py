@@ -4,9 +4,13 @@ A saved filter is the queue's query string, reduced to the filter fields the
 queue knows (no page number, nothing unknown), so it stays valid and harmless.
 """
 
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect
@@ -36,8 +40,14 @@ def clean_query(query: str) -> str:
     return kept.urlencode()
 
 
-def saved_filters_of(user: object) -> QuerySet[SavedFilter]:
+def saved_filters_of(user: Any) -> QuerySet[SavedFilter]:
     return SavedFilter.objects.filter(user=user).order_by("name")
+
+
+def _signed_in(request: HttpRequest) -> User:
+    if not isinstance(request.user, User):
+        raise PermissionDenied
+    return request.user
 
 
 @login_required
@@ -53,7 +63,7 @@ def save_filter(request: HttpRequest) -> HttpResponse:
     if not exists and saved_filters_of(request.user).count() >= MAX_SAVED_FILTERS:
         messages.error(request, _("You have %(count)d saved filters; delete one first.") % {"count": MAX_SAVED_FILTERS})
         return redirect(f"/?{query}")
-    SavedFilter.objects.update_or_create(user=request.user, name=name, defaults={"query": query})
+    SavedFilter.objects.update_or_create(user=_signed_in(request), name=name, defaults={"query": query})
     messages.success(request, _("Filter “%(name)s” saved.") % {"name": name})
     return redirect(f"/?{query}")
 
