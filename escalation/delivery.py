@@ -13,7 +13,6 @@ at-least-once, and the idempotency key that travels with every message lets
 receivers drop repeats.
 """
 
-import datetime as dt
 import logging
 
 from celery import shared_task
@@ -183,12 +182,6 @@ def deliver_notification(*, notification_id: int) -> str:
     return attempt_delivery(notification_id=notification_id).status
 
 
-def _schedule(notification_id: int, due_at: dt.datetime) -> None:
-    countdown = outbox.countdown_until(due_at)
-    if countdown is not None:
-        deliver_notification_task.apply_async(args=(notification_id,), countdown=countdown)
-
-
 def enqueue_delivery(*, notification: Notification) -> None:
     """Have a worker deliver `notification` once the current transaction commits.
 
@@ -196,8 +189,7 @@ def enqueue_delivery(*, notification: Notification) -> None:
     reached does not undo the caller's work (robust hook): the row is pending
     in the database and the sweeper delivers it.
     """
-    notification_id, due_at = notification.pk, notification.next_attempt_at
-    transaction.on_commit(lambda: _schedule(notification_id, due_at), robust=True)
+    outbox.schedule_on_commit(deliver_notification_task, [notification])
 
 
 def _due() -> QuerySet[Notification]:
@@ -259,7 +251,7 @@ def redeliver_notification(*, notification: Notification, actor: Actor) -> Notif
 def deliver_notification_task(notification_id: int) -> str:
     result = attempt_delivery(notification_id=notification_id)
     if result.retry_at is not None:
-        _schedule(notification_id, result.retry_at)
+        outbox.schedule(deliver_notification_task, notification_id, result.retry_at)
     return result.status
 
 

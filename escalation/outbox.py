@@ -20,12 +20,12 @@ import datetime as dt
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Model, QuerySet
 from django.utils import timezone
 
 BACKOFF_BASE = dt.timedelta(seconds=30)
@@ -79,6 +79,45 @@ def countdown_until(due_at: dt.datetime) -> int | None:
     if countdown > MAX_COUNTDOWN.total_seconds():
         return None
     return math.ceil(countdown)
+
+
+def schedule(task: Any, row_id: int, due_at: dt.datetime) -> None:
+    """Have `task` deliver the row at `due_at`; rows due beyond MAX_COUNTDOWN are the sweeper's."""
+    countdown = countdown_until(due_at)
+    if countdown is not None:
+        task.apply_async(args=(row_id,), countdown=countdown)
+
+
+def schedule_on_commit(task: Any, rows: Iterable[Any]) -> None:
+    """Schedule each row's delivery once the current transaction commits.
+
+    A broker that cannot be reached does not undo the caller's change (a
+    robust hook): the rows are pending in the database and the sweeper sends them.
+    """
+    due = [(row.pk, row.next_attempt_at) for row in rows]
+
+    def schedule_all() -> None:
+        for row_id, due_at in due:
+            schedule(task, row_id, due_at)
+
+    if due:
+        transaction.on_commit(schedule_all, robust=True)
+
+
+def reset_for_redelivery(model: type[Model], row_id: int, *, actor: Any, now: dt.datetime) -> bool:
+    """Make a delivered or failed row pending again, due now, with a fresh set of attempts and who asked.
+
+    False when the row is still pending (or gone): there is nothing to redeliver.
+    """
+    updated = model._default_manager.filter(pk=row_id, status__in=("failed", "delivered")).update(
+        status="pending",
+        attempts=0,
+        next_attempt_at=now,
+        delivered_at=None,
+        redelivered_by=actor if actor.is_authenticated else None,
+        redelivered_at=now,
+    )
+    return bool(updated)
 
 
 def due_ids(due: QuerySet[Any], *, after: int, limit: int) -> list[int]:

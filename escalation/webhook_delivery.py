@@ -196,26 +196,9 @@ def deliver_webhook(*, delivery_id: int) -> str:
     return attempt_webhook(delivery_id=delivery_id).status
 
 
-def _schedule(delivery_id: int, due_at: dt.datetime) -> None:
-    countdown = outbox.countdown_until(due_at)
-    if countdown is not None:
-        deliver_webhook_task.apply_async(args=(delivery_id,), countdown=countdown)
-
-
 def enqueue(*, deliveries: Iterable[WebhookDelivery]) -> None:
-    """Have workers deliver these rows once the current transaction commits.
-
-    A broker that cannot be reached does not undo the caller's change (robust
-    hook): the rows are pending in the database and the sweeper sends them.
-    """
-    due = [(delivery.pk, delivery.next_attempt_at) for delivery in deliveries]
-
-    def schedule_all() -> None:
-        for delivery_id, due_at in due:
-            _schedule(delivery_id, due_at)
-
-    if due:
-        transaction.on_commit(schedule_all, robust=True)
+    """Have workers deliver these rows once the current transaction commits (the sweeper if the broker is away)."""
+    outbox.schedule_on_commit(deliver_webhook_task, deliveries)
 
 
 def _due() -> QuerySet[WebhookDelivery]:
@@ -246,15 +229,7 @@ def redeliver_webhook(*, delivery: WebhookDelivery, actor: Actor) -> WebhookDeli
         raise PermissionDenied(_("You may not deliver webhook events again."))
     now = timezone.now()
     with transaction.atomic():
-        updated = WebhookDelivery.objects.filter(pk=delivery.pk, status__in=(Status.FAILED, Status.DELIVERED)).update(
-            status=Status.PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            delivered_at=None,
-            redelivered_by=actor if actor.is_authenticated else None,
-            redelivered_at=now,
-        )
-        if not updated:
+        if not outbox.reset_for_redelivery(WebhookDelivery, delivery.pk, actor=actor, now=now):
             raise ValidationError(_("Only an event that was delivered or failed can be delivered again."))
         delivery.refresh_from_db()
         enqueue(deliveries=[delivery])
@@ -303,7 +278,7 @@ def purge_delivered_webhooks(*, now: dt.datetime | None = None) -> int:
 def deliver_webhook_task(delivery_id: int) -> str:
     result = attempt_webhook(delivery_id=delivery_id)
     if result.retry_at is not None:
-        _schedule(delivery_id, result.retry_at)
+        outbox.schedule(deliver_webhook_task, delivery_id, result.retry_at)
     return result.status
 
 

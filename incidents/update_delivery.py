@@ -301,22 +301,9 @@ def deliver_update(*, delivery_id: int) -> str:
 # --- Queueing, sweeping, redelivering --------------------------------------------
 
 
-def _schedule(delivery_id: int, due_at: dt.datetime) -> None:
-    countdown = outbox.countdown_until(due_at)
-    if countdown is not None:
-        deliver_update_task.apply_async(args=(delivery_id,), countdown=countdown)
-
-
 def enqueue(*, deliveries: Iterable[UpdateDelivery]) -> None:
     """Have workers deliver these rows once the current transaction commits (the sweeper if the broker is away)."""
-    due = [(delivery.pk, delivery.next_attempt_at) for delivery in deliveries]
-
-    def schedule_all() -> None:
-        for delivery_id, due_at in due:
-            _schedule(delivery_id, due_at)
-
-    if due:
-        transaction.on_commit(schedule_all, robust=True)
+    outbox.schedule_on_commit(deliver_update_task, deliveries)
 
 
 def _due() -> QuerySet[UpdateDelivery]:
@@ -344,15 +331,7 @@ def redeliver_update(*, delivery: UpdateDelivery, actor: Actor) -> UpdateDeliver
         raise PermissionDenied(_("You may not deliver status updates again."))
     now = timezone.now()
     with transaction.atomic():
-        updated = UpdateDelivery.objects.filter(pk=delivery.pk, status__in=(Status.FAILED, Status.DELIVERED)).update(
-            status=Status.PENDING,
-            attempts=0,
-            next_attempt_at=now,
-            delivered_at=None,
-            redelivered_by=actor if actor.is_authenticated else None,
-            redelivered_at=now,
-        )
-        if not updated:
+        if not outbox.reset_for_redelivery(UpdateDelivery, delivery.pk, actor=actor, now=now):
             raise ValidationError(_("Only an update that was delivered or failed can be delivered again."))
         delivery.refresh_from_db()
         enqueue(deliveries=[delivery])
@@ -370,7 +349,7 @@ def redeliver_update(*, delivery: UpdateDelivery, actor: Actor) -> UpdateDeliver
 def deliver_update_task(delivery_id: int) -> str:
     result = attempt_update_delivery(delivery_id=delivery_id)
     if result.retry_at is not None:
-        _schedule(delivery_id, result.retry_at)
+        outbox.schedule(deliver_update_task, delivery_id, result.retry_at)
     return result.status
 
 
