@@ -154,7 +154,9 @@ def change_notification_rule(*, rule: NotificationRule, actor: Actor, **fields: 
     for name in changed:
         setattr(rule, name, fields[name])
     with transaction.atomic():
-        save_audited(rule, actor=actor, reason=f"notification rule changed: {', '.join(changed)}", update_fields=changed)
+        save_audited(
+            rule, actor=actor, reason=f"notification rule changed: {', '.join(changed)}", update_fields=changed
+        )
     return rule
 
 
