@@ -23,6 +23,7 @@ from escalation.models import Notification
 from incidents.choices import State
 from incidents.exceptions import IncidentConflict, TransitionNotAllowed
 from incidents.lifecycle import acknowledge_incident
+from incidents.models import Incident
 
 TOKEN_SALT = "escalation.ack"  # noqa: S105 — a signing namespace, not a secret
 TOKEN_MAX_AGE = dt.timedelta(hours=24)
@@ -58,9 +59,12 @@ def _page(
     return response
 
 
-def _settled_outcome(notification: Notification) -> str | None:
-    """Why the incident needs no acknowledgement any more, or None if it still does."""
-    incident = notification.incident
+def settled_outcome(incident: Incident) -> str | None:
+    """Why the incident needs no acknowledgement any more, or None if it still does.
+
+    "already": someone acknowledged it; "closed": it moved on (cancelled, say) without one.
+    The web UI's page list asks the same question.
+    """
     if incident.acknowledged_at is not None:
         return "already"
     if incident.state != State.NEW:
@@ -81,7 +85,7 @@ def acknowledge_from_link(request: HttpRequest, token: str) -> HttpResponse:
         return _page(request, "invalid", status=400)
     context: dict[str, Any] = {"incident": notification.incident, "recipient": notification.user, "token": token}
 
-    settled = _settled_outcome(notification)
+    settled = settled_outcome(notification.incident)
     if settled is not None:
         return _page(request, settled, context)
     if request.method != "POST":
@@ -94,5 +98,5 @@ def acknowledge_from_link(request: HttpRequest, token: str) -> HttpResponse:
     except (TransitionNotAllowed, IncidentConflict):
         # Someone acknowledged (or closed) it a moment earlier: say how it stands now.
         notification.incident.refresh_from_db()
-        return _page(request, _settled_outcome(notification) or "not_allowed", context)
+        return _page(request, settled_outcome(notification.incident) or "not_allowed", context)
     return _page(request, "acknowledged", {**context, "incident": incident})

@@ -219,6 +219,15 @@ def shifts(*, schedule: OnCallSchedule, start: dt.datetime, end: dt.datetime) ->
     return _plans([schedule], start=start, end=end)[schedule.pk].shifts(start, end)
 
 
+def shifts_by_schedule(
+    *, schedules: Sequence[OnCallSchedule], start: dt.datetime, end: dt.datetime
+) -> dict[int, list[Shift]]:
+    """`shifts` of many schedules at once, by schedule id: the same two queries however many there are."""
+    start, end = _window(start, end)
+    plans = _plans(schedules, start=start, end=end)
+    return {schedule.pk: plans[schedule.pk].shifts(start, end) for schedule in schedules}
+
+
 def oncall_now(*, at: dt.datetime, team_slug: str | None = None) -> list[TeamOnCall]:
     """Who each schedule of every team (or of the team `team_slug`) puts on call at `at`, by team and schedule name."""
     at = _utc(at, "at")

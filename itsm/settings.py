@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "incidents.web.middleware.UserTimeZoneMiddleware",
+    "incidents.web.middleware.UserLanguageMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
 

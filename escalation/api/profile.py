@@ -7,9 +7,7 @@ objects of other people do not exist for them (404, not 403).
 from typing import Any, cast
 
 from django.contrib.auth.models import User
-from django.db import transaction
 from django.db.models import QuerySet
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
@@ -17,8 +15,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from escalation.models import Channel, ContactMethod, NotificationRule
-from escalation.models.notifications import new_signing_secret
+from escalation import contacts
+from escalation.models import ContactMethod, NotificationRule
 from itsm.pagination import CursorPagination
 
 
@@ -30,14 +28,15 @@ class ContactMethodSerializer(serializers.ModelSerializer):
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         channel = attrs.get("channel", getattr(self.instance, "channel", None))
         address = attrs.get("address", getattr(self.instance, "address", ""))
-        if channel == Channel.EMAIL:
-            try:
-                serializers.EmailField().run_validation(address)
-            except serializers.ValidationError as error:
-                raise serializers.ValidationError({"address": error.detail}) from None
-        elif not address.startswith(("https://", "http://")):
-            raise serializers.ValidationError({"address": [_("Give the webhook's http(s) URL.")]})
+        if problem := contacts.address_problem(channel=str(channel), address=address):
+            raise serializers.ValidationError({"address": [problem]})
         return attrs
+
+    def create(self, validated_data: dict[str, Any]) -> ContactMethod:
+        return contacts.add_contact_method(actor=self.context["request"].user, **validated_data)
+
+    def update(self, instance: ContactMethod, validated_data: dict[str, Any]) -> ContactMethod:
+        return contacts.change_contact_method(method=instance, actor=self.context["request"].user, **validated_data)
 
 
 class NewContactMethodSerializer(ContactMethodSerializer):
@@ -54,14 +53,20 @@ class NotificationRuleSerializer(serializers.ModelSerializer):
         fields = ["id", "contact_method", "delay", "high_priority_only"]
 
     def validate_contact_method(self, method: ContactMethod) -> ContactMethod:
-        if method.user_id != self.context["request"].user.pk:
-            raise serializers.ValidationError(_("Use one of your own contact methods."))
+        if problem := contacts.contact_method_problem(user=self.context["request"].user, method=method):
+            raise serializers.ValidationError(problem)
         return method
 
     def validate_delay(self, delay: Any) -> Any:
-        if delay.total_seconds() < 0 or delay.total_seconds() > 24 * 3600:
-            raise serializers.ValidationError(_("Between 0 and 24 hours."))
+        if problem := contacts.delay_problem(delay):
+            raise serializers.ValidationError(problem)
         return delay
+
+    def create(self, validated_data: dict[str, Any]) -> NotificationRule:
+        return contacts.add_notification_rule(actor=self.context["request"].user, **validated_data)
+
+    def update(self, instance: NotificationRule, validated_data: dict[str, Any]) -> NotificationRule:
+        return contacts.change_notification_rule(rule=instance, actor=self.context["request"].user, **validated_data)
 
 
 def _me(request: Request) -> User:
@@ -89,14 +94,14 @@ class MyContactMethodViewSet(viewsets.ModelViewSet):
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         serializer.save(user=self.request.user)
 
+    def perform_destroy(self, instance: ContactMethod) -> None:
+        contacts.remove_contact_method(method=instance, actor=self.request.user)
+
     @extend_schema(request=None, responses={200: NewContactMethodSerializer})
     @action(detail=True, methods=["post"])
     def rotate_secret(self, request: Request, pk: str) -> Response:
         """Issue a new signing secret; the old one stops verifying at once."""
-        method = self.get_object()
-        with transaction.atomic():
-            method.secret = new_signing_secret()
-            method.save(update_fields=["secret"])
+        method = contacts.rotate_contact_secret(method=self.get_object(), actor=request.user)
         return Response(NewContactMethodSerializer(method).data, status=status.HTTP_200_OK)
 
 
@@ -113,3 +118,6 @@ class MyNotificationRuleViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         serializer.save(user=self.request.user)
+
+    def perform_destroy(self, instance: NotificationRule) -> None:
+        contacts.remove_notification_rule(rule=instance, actor=self.request.user)

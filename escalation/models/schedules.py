@@ -100,10 +100,13 @@ class ScheduleOverride(models.Model):
 
 
 class ResponderProfile(models.Model):
-    """Per-person on-call settings: their calendar feed and the zone it is shown in."""
+    """Per-person settings: the zone and language pages are shown in, and their calendar feed."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="responder_profile")
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC", validators=[validate_time_zone])
+    # A code of settings.LANGUAGES (not model choices: the list is the deployment's, not the schema's);
+    # empty: whatever the browser or the language switcher asks for.
+    language = models.CharField(_("language"), max_length=16, blank=True, default="")
     feed_token = models.CharField(_("calendar feed token"), max_length=64, unique=True, default=new_feed_token)
 
     class Meta:

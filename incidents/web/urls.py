@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents.web import saved_filters, views
+from incidents.web import oncall, profile, saved_filters, views
 
 app_name = "web"
 
@@ -15,4 +15,23 @@ urlpatterns = [
     path("incidents/<str:number>/notes/", views.incident_note, name="note"),
     path("incidents/<str:number>/assign/", views.incident_assign, name="assign"),
     path("incidents/<str:number>/escalate/", views.incident_escalate, name="escalate"),
+    # Issue 6, points 1 and 5: the user's profile, on call, and the pages sent to them.
+    path("profile/", profile.profile, name="profile"),
+    path("profile/language/", profile.set_language, name="set-language"),
+    path("profile/calendar/", profile.renew_calendar, name="profile-calendar"),
+    path("profile/contact-methods/", profile.add_contact_method, name="profile-methods"),
+    path("profile/contact-methods/<int:pk>/", profile.change_contact_method, name="profile-method"),
+    path(
+        "profile/contact-methods/<int:pk>/rotate-secret/",
+        profile.rotate_contact_secret,
+        name="profile-method-rotate",
+    ),
+    path("profile/contact-methods/<int:pk>/delete/", profile.remove_contact_method, name="profile-method-delete"),
+    path("profile/notification-rules/", profile.add_notification_rule, name="profile-rules"),
+    path("profile/notification-rules/<int:pk>/", profile.change_notification_rule, name="profile-rule"),
+    path("profile/notification-rules/<int:pk>/delete/", profile.remove_notification_rule, name="profile-rule-delete"),
+    path("oncall/", oncall.oncall, name="oncall"),
+    path("oncall/overrides/", oncall.add_override, name="oncall-override"),
+    path("oncall/pages/", oncall.my_pages, name="oncall-pages"),
+    path("oncall/pages/<int:pk>/acknowledge/", oncall.acknowledge_page, name="oncall-page-ack"),
 ]
