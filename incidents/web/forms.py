@@ -32,8 +32,12 @@ class QueueFilterForm(forms.Form):
     ]
 
     q = forms.CharField(label=_("Search"), required=False, max_length=200)
-    state = forms.MultipleChoiceField(label=_("State"), choices=State.choices, required=False)
-    priority = forms.MultipleChoiceField(label=_("Priority"), choices=Priority.choices, required=False)
+    state = forms.MultipleChoiceField(
+        label=_("State"), choices=State.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    priority = forms.MultipleChoiceField(
+        label=_("Priority"), choices=Priority.choices, required=False, widget=forms.CheckboxSelectMultiple
+    )
     service = forms.ModelChoiceField(
         label=_("Service"), queryset=Service.objects.all(), to_field_name="slug", required=False
     )
