@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents.web import views
+from incidents.web import postmortems, views
 
 app_name = "web"
 
@@ -13,4 +13,54 @@ urlpatterns = [
     path("incidents/<str:number>/notes/", views.incident_note, name="note"),
     path("incidents/<str:number>/assign/", views.incident_assign, name="assign"),
     path("incidents/<str:number>/escalate/", views.incident_escalate, name="escalate"),
+]
+
+# --- Issue 6 point 6: the post-mortem editor, published post-mortems, my action items ---
+urlpatterns += [
+    path("incidents/<str:number>/postmortem/", postmortems.postmortem_editor, name="postmortem"),
+    path("incidents/<str:number>/postmortem/start/", postmortems.postmortem_start, name="postmortem-start"),
+    path(
+        "incidents/<str:number>/postmortem/transitions/<slug:name>/",
+        postmortems.postmortem_transition,
+        name="postmortem-transition",
+    ),
+    path(
+        "incidents/<str:number>/postmortem/markdown/",
+        postmortems.postmortem_markdown_download,
+        name="postmortem-markdown",
+    ),
+    path("incidents/<str:number>/postmortem/timeline/", postmortems.moment_add, name="postmortem-moment-add"),
+    path(
+        "incidents/<str:number>/postmortem/timeline/regenerate/",
+        postmortems.timeline_regenerate,
+        name="postmortem-regenerate",
+    ),
+    path(
+        "incidents/<str:number>/postmortem/timeline/<int:moment_id>/",
+        postmortems.moment_edit,
+        name="postmortem-moment",
+    ),
+    path(
+        "incidents/<str:number>/postmortem/timeline/<int:moment_id>/key/",
+        postmortems.moment_key,
+        name="postmortem-moment-key",
+    ),
+    path(
+        "incidents/<str:number>/postmortem/timeline/<int:moment_id>/remove/",
+        postmortems.moment_remove,
+        name="postmortem-moment-remove",
+    ),
+    path(
+        "incidents/<str:number>/postmortem/action-items/",
+        postmortems.action_item_add,
+        name="postmortem-item-add",
+    ),
+    path(
+        "incidents/<str:number>/postmortem/action-items/<int:item_id>/",
+        postmortems.action_item_edit,
+        name="postmortem-item",
+    ),
+    path("postmortems/", postmortems.published_postmortems, name="postmortems"),
+    path("action-items/", postmortems.my_action_items, name="action-items"),
+    path("action-items/<int:item_id>/status/", postmortems.my_action_item_status, name="action-item-status"),
 ]
