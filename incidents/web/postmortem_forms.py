@@ -315,6 +315,10 @@ class ActionItemUpdateForm(ActionItemStatusForm):
         self.fields["owner"].use(people.including(owner))  # type: ignore[attr-defined]
 
 
+class PostMortemSearchForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False, max_length=200)
+
+
 class ActionItemFilterForm(forms.Form):
     """What "my action items" shows; an invalid value is ignored, as in the queue."""
 

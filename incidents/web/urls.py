@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents.web import postmortems, views
+from incidents.web import postmortem_lists, postmortems, views
 
 app_name = "web"
 
@@ -60,7 +60,7 @@ urlpatterns += [
         postmortems.action_item_edit,
         name="postmortem-item",
     ),
-    path("postmortems/", postmortems.published_postmortems, name="postmortems"),
-    path("action-items/", postmortems.my_action_items, name="action-items"),
-    path("action-items/<int:item_id>/status/", postmortems.my_action_item_status, name="action-item-status"),
+    path("postmortems/", postmortem_lists.published_postmortems, name="postmortems"),
+    path("action-items/", postmortem_lists.my_action_items, name="action-items"),
+    path("action-items/<int:item_id>/status/", postmortem_lists.my_action_item_status, name="action-item-status"),
 ]
