@@ -496,3 +496,14 @@ def test_the_editor_costs_the_same_queries_however_long_it_is(resolved: Incident
     assert "Moment 19" in html
     assert "Item 19" in html
     assert len(many) == len(few)
+
+
+def test_someone_without_a_role_reaches_no_post_mortem_page(
+    resolved: Incident, agent: Any, manager: Any, make_user: Callable[..., Any]
+) -> None:
+    published_postmortem(resolved, author=agent, publisher=manager)
+    client = client_for(make_user(None, username="outsider"))
+    assert client.get(url(resolved)).status_code == 403
+    assert client.get(url(resolved, "markdown/")).status_code == 403
+    assert client.post(url(resolved, "timeline/"), {"add-moment-body": ""}).status_code == 403
+    assert client.get("/postmortems/").status_code == 403

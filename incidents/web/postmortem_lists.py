@@ -132,7 +132,8 @@ def my_action_item_status(request: HtmxHttpRequest, item_id: int) -> HttpRespons
         if status == 200:
             item = action_item_list().get(pk=item.pk)
             form = ActionItemStatusForm.for_item(item)
-        context = {"item": item, "form": form, "next": back, "may_change": True, "saved": status == 200}
+        may_change = request.user.has_perm(action_items.CHANGE_PERMISSION)
+        context = {"item": item, "form": form, "next": back, "may_change": may_change, "saved": status == 200}
         return render(request, "web/postmortem/_action_item_row.html", context, status=status)
     if status != 200:
         return _render_my_items(request, QueryDict(back.partition("?")[2]), status=status, bound={item.pk: form})

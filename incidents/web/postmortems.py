@@ -248,6 +248,7 @@ def _save(request: HttpRequest, incident: Incident) -> HttpResponse:
 
 
 @login_required
+@permission_required(READ_PERMISSIONS, raise_exception=True)
 @require_POST
 def postmortem_start(request: HttpRequest, number: str) -> HttpResponse:
     """Start the post-mortem from what the incident knows (its timeline generated), then open the editor."""
@@ -262,6 +263,7 @@ def postmortem_start(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @login_required
+@permission_required(READ_PERMISSIONS, raise_exception=True)
 @require_POST
 def postmortem_transition(request: HttpRequest, number: str, name: str) -> HttpResponse:
     if name not in TRANSITION_LABELS:
@@ -309,6 +311,7 @@ def _moment_or_404(postmortem: PostMortem, moment_id: int) -> PostMortemMoment:
 
 
 @login_required
+@permission_required(READ_PERMISSIONS, raise_exception=True)
 @require_POST
 def moment_add(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -323,6 +326,7 @@ def moment_add(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @login_required
+@permission_required(READ_PERMISSIONS, raise_exception=True)
 @require_POST
 def moment_edit(request: HttpRequest, number: str, moment_id: int) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -338,6 +342,7 @@ def moment_edit(request: HttpRequest, number: str, moment_id: int) -> HttpRespon
 
 
 @login_required
+@permission_required(READ_PERMISSIONS, raise_exception=True)
 @require_POST
 def moment_key(request: HttpRequest, number: str, moment_id: int) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -352,6 +357,7 @@ def moment_key(request: HttpRequest, number: str, moment_id: int) -> HttpRespons
 
 
 @login_required
+@permission_required(READ_PERMISSIONS, raise_exception=True)
 @require_POST
 def moment_remove(request: HttpRequest, number: str, moment_id: int) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -365,6 +371,7 @@ def moment_remove(request: HttpRequest, number: str, moment_id: int) -> HttpResp
 
 
 @login_required
+@permission_required(READ_PERMISSIONS, raise_exception=True)
 @require_POST
 def timeline_regenerate(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -381,6 +388,7 @@ def timeline_regenerate(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @login_required
+@permission_required(READ_PERMISSIONS, raise_exception=True)
 @require_POST
 def action_item_add(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -394,6 +402,7 @@ def action_item_add(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @login_required
+@permission_required(READ_PERMISSIONS, raise_exception=True)
 @require_POST
 def action_item_edit(request: HttpRequest, number: str, item_id: int) -> HttpResponse:
     incident = _incident_or_404(number)
