@@ -28,6 +28,9 @@ PAGES: list[Callable[[Incident], str]] = [
     lambda incident: "/profile/",
     lambda incident: "/oncall/",
     lambda incident: "/oncall/pages/",
+    lambda incident: "/postmortems/",
+    lambda incident: "/postmortems/?q=database",
+    lambda incident: "/action-items/",
 ]
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from incidents.web import oncall, profile, saved_filters, views
+from incidents.web import oncall, postmortem_lists, postmortems, profile, saved_filters, views
 
 app_name = "web"
 
@@ -34,4 +34,54 @@ urlpatterns = [
     path("oncall/overrides/", oncall.add_override, name="oncall-override"),
     path("oncall/pages/", oncall.my_pages, name="oncall-pages"),
     path("oncall/pages/<int:pk>/acknowledge/", oncall.acknowledge_page, name="oncall-page-ack"),
+]
+
+# --- Issue 6 point 6: the post-mortem editor, published post-mortems, my action items ---
+urlpatterns += [
+    path("incidents/<str:number>/postmortem/", postmortems.postmortem_editor, name="postmortem"),
+    path("incidents/<str:number>/postmortem/start/", postmortems.postmortem_start, name="postmortem-start"),
+    path(
+        "incidents/<str:number>/postmortem/transitions/<slug:name>/",
+        postmortems.postmortem_transition,
+        name="postmortem-transition",
+    ),
+    path(
+        "incidents/<str:number>/postmortem/markdown/",
+        postmortems.postmortem_markdown_download,
+        name="postmortem-markdown",
+    ),
+    path("incidents/<str:number>/postmortem/timeline/", postmortems.moment_add, name="postmortem-moment-add"),
+    path(
+        "incidents/<str:number>/postmortem/timeline/regenerate/",
+        postmortems.timeline_regenerate,
+        name="postmortem-regenerate",
+    ),
+    path(
+        "incidents/<str:number>/postmortem/timeline/<int:moment_id>/",
+        postmortems.moment_edit,
+        name="postmortem-moment",
+    ),
+    path(
+        "incidents/<str:number>/postmortem/timeline/<int:moment_id>/key/",
+        postmortems.moment_key,
+        name="postmortem-moment-key",
+    ),
+    path(
+        "incidents/<str:number>/postmortem/timeline/<int:moment_id>/remove/",
+        postmortems.moment_remove,
+        name="postmortem-moment-remove",
+    ),
+    path(
+        "incidents/<str:number>/postmortem/action-items/",
+        postmortems.action_item_add,
+        name="postmortem-item-add",
+    ),
+    path(
+        "incidents/<str:number>/postmortem/action-items/<int:item_id>/",
+        postmortems.action_item_edit,
+        name="postmortem-item",
+    ),
+    path("postmortems/", postmortem_lists.published_postmortems, name="postmortems"),
+    path("action-items/", postmortem_lists.my_action_items, name="action-items"),
+    path("action-items/<int:item_id>/status/", postmortem_lists.my_action_item_status, name="action-item-status"),
 ]
