@@ -56,17 +56,22 @@ class UserLanguageMiddleware:
         name = settings.LANGUAGE_COOKIE_NAME
         # A view that set the cookie itself (a new choice, from the profile or the switcher) has the last word.
         if language is not None and request.COOKIES.get(name) != language and name not in response.cookies:
-            response.set_cookie(
-                name,
-                language,
-                max_age=settings.LANGUAGE_COOKIE_AGE,
-                path=settings.LANGUAGE_COOKIE_PATH,
-                domain=settings.LANGUAGE_COOKIE_DOMAIN,
-                secure=settings.LANGUAGE_COOKIE_SECURE,
-                httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
-                samesite=settings.LANGUAGE_COOKIE_SAMESITE,
-            )
+            set_language_cookie(response, language)
         return response
+
+
+def set_language_cookie(response: HttpResponse, language: str) -> None:
+    """Remember the language in Django's own cookie, with Django's cookie settings."""
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+    )
 
 
 def _language_of(request: HttpRequest) -> str | None:

@@ -33,7 +33,7 @@ from incidents.choices import OPEN_STATES
 from incidents.exceptions import IncidentConflict, TransitionNotAllowed
 from incidents.lifecycle import acknowledge_incident
 from incidents.web.forms import PersonField
-from incidents.web.views import _form_errors_from
+from incidents.web.views import form_errors_from
 
 VIEW_PERMISSION = "escalation.view_oncallschedule"
 WEEKS = (1, 2, 4, 8)
@@ -176,7 +176,7 @@ def add_override(request: HttpRequest) -> HttpResponse:
             actor=request.user,
         )
     except ValidationError as error:
-        _form_errors_from(form, error)
+        form_errors_from(form, error)
         return _render_oncall(request, status=400, override_form=form)
     messages.success(
         request,

@@ -25,7 +25,7 @@ from incidents.models import ActionItem
 from incidents.postmortem_selectors import action_item_list, overdue_condition, postmortem_list, search_postmortems
 from incidents.web.postmortem_forms import ActionItemFilterForm, ActionItemStatusForm, PostMortemSearchForm
 from incidents.web.postmortems import READ_PERMISSIONS
-from incidents.web.views import HtmxHttpRequest, _form_errors_from
+from incidents.web.views import HtmxHttpRequest, form_errors_from
 
 PAGE_SIZE = 25
 # "Everyone's" action items, for those who review post-mortems; others see their own.
@@ -121,7 +121,7 @@ def my_action_item_status(request: HtmxHttpRequest, item_id: int) -> HttpRespons
             if changes:
                 item = action_items.update_action_item(item=item, actor=request.user, changes=changes)
         except ValidationError as error:
-            _form_errors_from(form, error)
+            form_errors_from(form, error)
             status = 400
         except PermissionDenied as error:
             form.add_error(None, str(error) or _("You may not do that."))

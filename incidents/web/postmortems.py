@@ -49,7 +49,7 @@ from incidents.web.postmortem_forms import (
     transition_form,
     version_of,
 )
-from incidents.web.views import _form_errors_from, _incident_or_404
+from incidents.web.views import _incident_or_404, form_errors_from
 
 READ_PERMISSIONS = ("incidents.view_incident", "incidents.view_postmortem")
 
@@ -167,7 +167,7 @@ def _act(
     try:
         do(form.cleaned_data)
     except ValidationError as error:
-        _form_errors_from(form, error)
+        form_errors_from(form, error)
         return _render_editor(request, incident, status=400, bound={key: form})
     except (TransitionNotAllowed, IncidentConflict) as error:
         messages.error(request, error.message)
@@ -223,7 +223,7 @@ def _save(request: HttpRequest, incident: Incident) -> HttpResponse:
             current = _locked_unless_saved_meanwhile(incident, form.cleaned_data["version"])
             postmortems.write_postmortem(incident=incident, actor=user, changes=form.changes(current))
     except ValidationError as error:
-        _form_errors_from(form, error)
+        form_errors_from(form, error)
         return _render_editor(request, incident, status=400, bound={"postmortem": form})
     except SavedMeanwhile as conflict:
         messages.error(request, conflict.message)

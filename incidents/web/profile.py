@@ -26,8 +26,9 @@ from django.views.i18n import set_language as django_set_language
 from escalation import contacts
 from escalation import profile as settings_of
 from escalation.models import Channel, ContactMethod, NotificationRule
+from incidents.web.middleware import set_language_cookie
 from incidents.web.profile_forms import ContactMethodForm, NotificationRuleForm, SettingsForm, minutes
-from incidents.web.views import _form_errors_from
+from incidents.web.views import form_errors_from
 
 SIGNED_CHANNELS = (Channel.WEBHOOK, Channel.SLACK)
 
@@ -108,21 +109,8 @@ def _render_profile(
 
 def _invalid(request: HttpRequest, key: str, form: forms.Form, error: ValidationError | None = None) -> HttpResponse:
     if error is not None:
-        _form_errors_from(form, error)
+        form_errors_from(form, error)
     return _render_profile(request, status=400, bound={key: form})
-
-
-def _set_language_cookie(response: HttpResponse, language: str) -> None:
-    response.set_cookie(
-        settings.LANGUAGE_COOKIE_NAME,
-        language,
-        max_age=settings.LANGUAGE_COOKIE_AGE,
-        path=settings.LANGUAGE_COOKIE_PATH,
-        domain=settings.LANGUAGE_COOKIE_DOMAIN,
-        secure=settings.LANGUAGE_COOKIE_SECURE,
-        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
-        samesite=settings.LANGUAGE_COOKIE_SAMESITE,
-    )
 
 
 @login_required
@@ -142,7 +130,7 @@ def profile(request: HttpRequest) -> HttpResponse:
     messages.success(request, _("Your settings are saved."))
     response = redirect("web:profile")
     if saved.language:
-        _set_language_cookie(response, saved.language)
+        set_language_cookie(response, saved.language)
     return response
 
 

@@ -118,7 +118,7 @@ def queue(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "web/queue.html", context)
 
 
-def _form_errors_from(form: forms.Form, error: ValidationError) -> None:
+def form_errors_from(form: forms.Form, error: ValidationError) -> None:
     if hasattr(error, "error_dict"):
         for field, messages_ in error.message_dict.items():
             form.add_error(field if field in form.fields else None, messages_)
@@ -137,7 +137,7 @@ def report(request: HttpRequest) -> HttpResponse:
                 if form.cleaned_data["attachment"]:
                     services.add_attachment(incident=incident, actor=request.user, file=form.cleaned_data["attachment"])
         except ValidationError as error:
-            _form_errors_from(form, error)
+            form_errors_from(form, error)
         except PermissionDenied as error:
             form.add_error(None, str(error))
         else:
@@ -229,7 +229,7 @@ def _act(
     try:
         do(form.cleaned_data)
     except ValidationError as error:
-        _form_errors_from(form, error)
+        form_errors_from(form, error)
         return _render_incident(request, incident, status=400, bound={key: form})
     except (TransitionNotAllowed, IncidentConflict) as error:
         messages.error(request, error.message)
