@@ -7,6 +7,7 @@ catalogue, needs GNU gettext.
 """
 
 import ast
+import os
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -132,13 +133,12 @@ def catalogue_messages(catalogue: polib.POFile) -> set[Message]:
 
 
 def _source_files(root: Path) -> Iterator[Path]:
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root).parts
-        if path.suffix not in SOURCE_SUFFIXES or not path.is_file():
-            continue
-        if any(part in IGNORED_FOLDERS or part.startswith(".") for part in relative[:-1]):
-            continue
-        yield path
+    # os.walk, pruned as it goes: rglob would read all of .venv before leaving it out.
+    for folder, subfolders, files in os.walk(root):
+        subfolders[:] = sorted(name for name in subfolders if name not in IGNORED_FOLDERS and not name.startswith("."))
+        for name in sorted(files):
+            if name.endswith(SOURCE_SUFFIXES):
+                yield Path(folder) / name
 
 
 def _python_messages(source: str) -> Iterator[Message]:
