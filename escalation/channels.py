@@ -246,15 +246,17 @@ def slack_payload(*, notification: Notification) -> dict[str, Any]:
     if body.strip():
         # Slack refuses a section with empty text.
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": body}})
+    # The words outside the f-strings, where xgettext (`make messages`) finds them.
+    acknowledge, open_incident = _("Acknowledge"), _("Open the incident")
     blocks.append(
         {
             "type": "context",
-            "elements": [{"type": "mrkdwn", "text": f"<{ack}|{_('Acknowledge')}> · <{link}|{_('Open the incident')}>"}],
+            "elements": [{"type": "mrkdwn", "text": f"<{ack}|{acknowledge}> · <{link}|{open_incident}>"}],
         }
     )
     return {
         # The plain text is what notifications and clients without blocks show.
-        "text": f"{subject}\n{link}\n{_('Acknowledge')}: {ack}",
+        "text": f"{subject}\n{link}\n{acknowledge}: {ack}",
         "blocks": blocks,
     }
 
@@ -271,10 +273,11 @@ def send_slack(*, notification: Notification) -> None:
 
 def send_email(*, notification: Notification) -> None:
     incident = notification.incident
+    acknowledge, incident_label = _("Acknowledge"), _("Incident")
     body = (
         f"{notification.body.rstrip()}\n\n"
-        f"{_('Acknowledge')}: {ack_url(notification=notification)}\n"
-        f"{_('Incident')}: {incident_url(incident)}\n"
+        f"{acknowledge}: {ack_url(notification=notification)}\n"
+        f"{incident_label}: {incident_url(incident)}\n"
     )
     message = EmailMessage(
         # A header cannot span lines; subjects come from titles people typed.

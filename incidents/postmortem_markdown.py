@@ -43,11 +43,23 @@ def _duration(delta: dt.timedelta | None) -> str:
         return ""
     minutes = int(delta.total_seconds() // 60)
     hours, minutes = divmod(minutes, 60)
-    return f" ({hours} h {minutes} min)" if hours else f" ({minutes} min)"
+    if hours:
+        return " (" + _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": minutes} + ")"
+    return " (" + _("%(minutes)d min") % {"minutes": minutes} + ")"
+
+
+# Labels are passed in rather than called inside f-strings: xgettext does not look into f-strings,
+# so `make messages` would miss them.
+def _item(label: str, value: str) -> str:
+    return f"- **{label}:** {value}"
+
+
+def _emphasis(text: str) -> str:
+    return f"_{text}_"
 
 
 def _section(title: str, body: str) -> list[str]:
-    return [f"## {title}", "", body.strip() or f"_{_('Not written yet.')}_", ""]
+    return [f"## {title}", "", body.strip() or _emphasis(_("Not written yet.")), ""]
 
 
 def _header(postmortem: PostMortem) -> list[str]:
@@ -59,11 +71,11 @@ def _header(postmortem: PostMortem) -> list[str]:
             "when": _when(postmortem.published_at),
         }
     return [
-        f"# {_('Post-mortem')}: {incident.number} — {_line(incident.title)}",
+        "# " + _("Post-mortem") + f": {incident.number} — {_line(incident.title)}",
         "",
-        f"- **{_('Incident')}:** {incident.number} · {incident.priority} · {incident.get_state_display()}",
-        f"- **{_('Status')}:** {status}",
-        f"- **{_('Author')}:** {_person(postmortem.author) if postmortem.author else '—'}",
+        _item(_("Incident"), f"{incident.number} · {incident.priority} · {incident.get_state_display()}"),
+        _item(_("Status"), status),
+        _item(_("Author"), _person(postmortem.author) if postmortem.author else "—"),
         "",
     ]
 
@@ -73,18 +85,18 @@ def _impact(postmortem: PostMortem) -> list[str]:
     users = f"{postmortem.affected_users:,}" if postmortem.affected_users is not None else "—"
     window = f"{_when(postmortem.downtime_started_at)} → {_when(postmortem.downtime_ended_at)}"
     return [
-        f"## {_('Impact')}",
+        "## " + _("Impact"),
         "",
-        f"- **{_('Downtime')}:** {window}{_duration(postmortem.downtime)}",
-        f"- **{_('Affected users')}:** {users}",
-        f"- **{_('Affected services')}:** {services}",
+        _item(_("Downtime"), window + _duration(postmortem.downtime)),
+        _item(_("Affected users"), users),
+        _item(_("Affected services"), services),
         "",
     ]
 
 
 def _timeline(postmortem: PostMortem, viewer: Actor) -> list[str]:
     lines = [
-        f"## {_('Timeline')}",
+        "## " + _("Timeline"),
         "",
         _("Times in %(zone)s. %(mark)s marks a key moment.")
         % {"zone": timezone.get_current_timezone_name(), "mark": KEY_MARK},
@@ -96,13 +108,13 @@ def _timeline(postmortem: PostMortem, viewer: Actor) -> list[str]:
         who = f" — {_person(moment.actor)}" if moment.actor is not None else ""
         lines.append(f"- {mark}**{_when(moment.occurred_at)}**{who} — {_line(moment.body)}")
     if not moments:
-        lines.append(f"_{_('No moments recorded.')}_")
+        lines.append(_emphasis(_("No moments recorded.")))
     lines.append("")
     return lines
 
 
 def _action_items(postmortem: PostMortem) -> list[str]:
-    lines = [f"## {_('Action items')}", ""]
+    lines = ["## " + _("Action items"), ""]
     items = list(postmortem.action_items.select_related("owner").order_by("created_at", "id"))
     today = timezone.localdate()
     for item in items:
@@ -120,7 +132,7 @@ def _action_items(postmortem: PostMortem) -> list[str]:
             if text.strip():
                 lines.append(f"  {_line(text)}")
     if not items:
-        lines.append(f"_{_('No action items.')}_")
+        lines.append(_emphasis(_("No action items.")))
     lines.append("")
     return lines
 

@@ -240,7 +240,7 @@ def update_incident(*, incident: Incident, actor: Actor, changes: dict[str, Any]
             incident=incident,
             kind=EntryKind.FIELD_CHANGE,
             actor=actor,
-            body=_("Changed %(fields)s.") % {"fields": ", ".join(changed)},
+            body=_("Changed %(fields)s.") % {"fields": ", ".join(_field_label(field) for field in changed)},
             data={"fields": changed},
         )
         if incident.priority != old_priority:
@@ -314,11 +314,17 @@ def assign_incident(
             # The response team's commander row follows, so the two never disagree.
             sync_commander(incident=incident, actor=actor)
         body = "; ".join(
-            _("%(field)s: %(old)s → %(new)s") % {"field": field, "old": c["from"] or "—", "new": c["to"] or "—"}
+            _("%(field)s: %(old)s → %(new)s")
+            % {"field": _field_label(field), "old": c["from"] or "—", "new": c["to"] or "—"}
             for field, c in changes.items()
         )
         record_entry(incident=incident, kind=EntryKind.ASSIGNMENT, actor=actor, body=body, data=changes)
     return incident
+
+
+def _field_label(name: str) -> str:
+    """An incident field as the timeline names it: its verbose name in the actor's language, not the column's."""
+    return str(Incident._meta.get_field(name).verbose_name)
 
 
 def _label(value: Any) -> str | None:

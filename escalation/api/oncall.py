@@ -5,6 +5,7 @@ from typing import Any
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -27,7 +28,7 @@ class CanViewTeams(BasePermission):
 
 def _within_reach(value: dt.datetime) -> None:
     if abs(value - timezone.now()) > FARTHEST:
-        raise serializers.ValidationError("Must be within 100 years of now.")
+        raise serializers.ValidationError(_("Must be within 100 years of now."))
 
 
 class OnCallQuerySerializer(serializers.Serializer):

@@ -32,7 +32,10 @@ class SlaPolicy(models.Model):
         help_text=_("Empty: the clock runs 24×7."),
     )
     warning_percent = models.PositiveSmallIntegerField(
-        _("warn at % of the target"), default=75, help_text=_("1–99; the warning starts the escalation.")
+        # xgettext:no-python-format (a label, never %-formatted: the % is the percent sign)
+        _("warn at % of the target"),
+        default=75,
+        help_text=_("1–99; the warning starts the escalation."),
     )
     monitoring_period = models.DurationField(
         _("monitor after mitigation for"),
@@ -90,7 +93,11 @@ class SlaClock(models.Model):
     calendar = models.ForeignKey(
         "escalation.BusinessCalendar", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    warning_percent = models.PositiveSmallIntegerField(_("warning at %"), default=75)
+    warning_percent = models.PositiveSmallIntegerField(
+        # xgettext:no-python-format
+        _("warning at %"),
+        default=75,
+    )
     started_at = models.DateTimeField(_("started at"))
     consumed = models.DurationField(_("time used before the current run"), default=dt.timedelta(0))
     running_since = models.DateTimeField(_("running since"), null=True, blank=True)

@@ -180,9 +180,11 @@ def _describe(payload: dict[str, Any]) -> str:
         if values:
             parts.append(f"{title}:\n" + "\n".join(f"  {key}: {value}" for key, value in sorted(values.items())))
     if payload.get("details"):
-        parts.append(f"{_('Details')}:\n{json.dumps(payload['details'], indent=2, sort_keys=True, default=str)}")
+        details = json.dumps(payload["details"], indent=2, sort_keys=True, default=str)
+        parts.append(_("Details") + f":\n{details}")
     for link in payload.get("links") or []:
-        parts.append(f"{link.get('text') or _('Link')}: {link['href']}")
+        text = link.get("text") or _("Link")
+        parts.append(f"{text}: {link['href']}")
     return Truncator("\n\n".join(part for part in parts if part)).chars(20_000)
 
 
