@@ -392,3 +392,24 @@ def test_djangos_own_messages_come_in_indonesian(reporter: Any, catalogue: polib
     assert "Masukkan pilihan yang valid. loud bukan salah satu dari pilihan yang tersedia." in html
     assert "Enter a valid date/time." not in ours
     assert "Masukkan tanggal/waktu yang valid." in html
+
+
+def test_the_apis_field_errors_come_in_the_requests_language(
+    manager: Any, make_incident: Callable[..., Incident], api: Callable[[Any], Any]
+) -> None:
+    """Worded per request: error messages worded once, at import, would stay in the language of that moment."""
+    incident = make_incident(title="Checkout slow")
+    said = {}
+    for language in ("id", "en", "id"):
+        for value in ("not-a-number", "INC-999999"):
+            response = api(manager).patch(
+                f"/api/v1/incidents/{incident.number}/", {"duplicate_of": value}, headers={"Accept-Language": language}
+            )
+            assert response.status_code == 400
+            said[language, value] = response.json()["duplicate_of"][0]
+    assert said == {
+        ("id", "not-a-number"): "Isi nomor insiden seperti INC-1042.",
+        ("id", "INC-999999"): "Tidak ada insiden INC-999999.",
+        ("en", "not-a-number"): "Give an incident number such as INC-1042.",
+        ("en", "INC-999999"): "No incident INC-999999.",
+    }
