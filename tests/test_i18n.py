@@ -113,11 +113,11 @@ def test_check_translations_says_the_catalogue_is_complete() -> None:
 
 def test_english_is_found_in_text_attributes_options_and_filled_in_messages() -> None:
     # Not found: what users typed, even in English and shaped like a message ("%(num)d hour"), and
-    # the language switcher, which names each language in itself.
+    # what is marked as in another language, as the switcher names each language in itself.
     html = """<html lang="id"><head><title>Antrean insiden · ITSM</title><script>var s = "Queue";</script></head>
     <body data-sla-left="left"><label for="q">Search</label><input id="q" placeholder="Cari">
     <select name="state"><option>Baru</option><option>On hold</option></select>
-    <select name="language"><option>English</option><option>Bahasa Indonesia</option></select>
+    <select name="language"><option lang="en">English</option><option lang="id">Bahasa Indonesia</option></select>
     <nav aria-label="Pages"></nav><p>Page 2 of 7</p><p>Halaman 1 dari 7</p>
     <h1>Checkout page returns 502 for card payments</h1><td>VPN drops every hour</td>
     <p>Prioritas: <b>P1</b></p></body></html>"""
@@ -132,6 +132,20 @@ def test_english_is_found_in_text_attributes_options_and_filled_in_messages() ->
 
 
 # --- The pages, in Indonesian -----------------------------------------------------------------
+
+
+def test_text_marked_in_another_language_is_skipped_and_the_pages_own_is_not() -> None:
+    leftovers = leftovers_for("id")
+    html = """<html lang="id"><body>
+    <p lang="en">Queue <b title="Priority">Search</b></p><p lang="en-GB">Log out</p>
+    <p lang="id">Language <span>Settings</span></p><p lang="id-ID"><i lang="en">Profile</i> Delete</p>
+    </body></html>"""
+    assert {text.text for text, _ in leftovers.find(html)} == {"Language", "Settings", "Delete"}
+    # A fragment (htmx) has no <html lang>: it is in the language the finder is for.
+    assert {text.text for text, _ in leftovers.find('<td>Save</td><td lang="en">Edit</td>')} == {"Save"}
+    # A page in English: its English is its own, and the Indonesian marked as such is skipped.
+    english = '<html lang="en"><body><p>Queue</p><option lang="id">Bahasa Indonesia</option></body></html>'
+    assert [text.text for text in visible_texts(english)] == ["Queue"]
 
 
 @dataclass(frozen=True)
@@ -326,12 +340,16 @@ def test_english_and_indonesian_are_offered_and_switched_between(agent: Any) -> 
     client.force_login(agent)
     html = client.get("/").content.decode()
     assert '<html lang="en">' in html
-    assert re.search(r'<option value="en" selected>English</option><option value="id">Bahasa Indonesia</option>', html)
+    # Each language named in itself, and marked as in that language (screen readers say it right).
+    assert re.search(
+        r'<option value="en" lang="en" selected>English</option><option value="id" lang="id">Bahasa Indonesia</option>',
+        html,
+    )
     response = client.post("/i18n/setlang/", {"language": "id", "next": "/?state=new"})
     assert response["Location"] == "/?state=new"
     html = client.get("/").content.decode()
     assert '<html lang="id">' in html
-    assert '<option value="id" selected>Bahasa Indonesia</option>' in html
+    assert '<option value="id" lang="id" selected>Bahasa Indonesia</option>' in html
     assert "<h1>Antrean insiden</h1>" in html
 
 
