@@ -105,6 +105,21 @@ def visible_texts(html: str, language: str | None = None) -> list[Text]:
     return [Text(text.where, " ".join(text.text.split())) for text in parser.texts]
 
 
+def markdown_texts(markdown: str) -> list[Text]:
+    """A Markdown document's texts as a reader sees them: line by line, without the marks around the words.
+
+    "- **Status:** Draf" gives "Status" and "Draf"; the parts of a timeline row or an action item
+    (around " — " and ", ") come apart too, and a task list's box is not a word.
+    """
+    texts = []
+    for line in markdown.splitlines():
+        for part in re.split(r"\*\*| — |, ", re.sub(r"^\s*- \[[ xX]\] ", "", line)):
+            words = " ".join(part.split()).strip(_AROUND + "#_★→")
+            if words:
+                texts.append(Text("<markdown>", words))
+    return texts
+
+
 def _catalogue_files(language: str) -> Iterator[Path]:
     """The catalogues Django reads for `language`, those that win first: the project's, the apps', Django's."""
     folders = [Path(folder) for folder in settings.LOCALE_PATHS]
