@@ -85,7 +85,7 @@ class PersonChoiceField(forms.ChoiceField):
         self.people = {person.get_username(): person for person in people}
         self.choices = [("", "—"), *((name, person_label(person)) for name, person in self.people.items())]
 
-    def clean(self, value: Any) -> User | None:  # type: ignore[override]
+    def clean(self, value: Any) -> User | None:
         name = super().clean(value)
         return self.people.get(name) if name else None
 

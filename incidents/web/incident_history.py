@@ -44,7 +44,7 @@ class HistoryRow:
 
 
 def _history_model() -> Any:
-    return Incident.history.model  # type: ignore[attr-defined]
+    return Incident.history.model
 
 
 def _services_by_row(row_ids: list[int]) -> dict[int, list[str]]:

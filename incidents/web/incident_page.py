@@ -11,6 +11,7 @@ rights are checked again by the domain functions when a form is sent.
 """
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -153,26 +154,27 @@ class AlertRow:
     link: str  # the alert's source in monitoring, only when it is an http(s) address
 
 
-def _form(bound: dict[str, forms.Form], key: str, make: Any) -> Any:
+def _form(bound: dict[str, forms.Form], key: str, make: Callable[[], forms.Form]) -> Any:
     """The form that came back with errors under `key`, else a fresh one."""
     return bound.get(key) or make()
 
 
 def _team(incident: Incident) -> dict[str, Any]:
     roles: list[ResponseRole] = list(response_team(incident=incident, include_ended=True))
-    ended = sorted((role for role in roles if role.ended_at is not None), key=lambda role: role.ended_at, reverse=True)  # type: ignore[arg-type, return-value]
+    ended = [role for role in roles if role.ended_at is not None]
+    ended.sort(key=lambda role: (role.ended_at or role.added_at, role.pk), reverse=True)  # the latest first
     return {"active": [role for role in roles if role.ended_at is None], "ended": ended}
 
 
 def _notifications(incident: Incident) -> dict[str, Any]:
-    sent = incident.notifications.select_related("user").order_by("-created_at", "-id")  # type: ignore[attr-defined]
+    sent = incident.notifications.select_related("user").order_by("-created_at", "-id")
     return {"latest": list(sent[:NOTIFICATION_LIMIT]), "total": sent.count()}
 
 
 def _tasks(
     incident: Incident, now: dt.datetime, bound: dict[str, forms.Form], people: list[User], manage: bool
 ) -> dict[str, Any]:
-    tasks = list(incident.tasks.select_related("owner", "created_by", "completed_by"))  # type: ignore[attr-defined]
+    tasks = list(incident.tasks.select_related("owner", "created_by", "completed_by"))
     working = [task for task in tasks if task.status in OPEN_TASK_STATUSES]
     # What to do now first: the earliest due, then the tasks with no due time, oldest first.
     working.sort(key=lambda task: (task.due_at is None, task.due_at or now, task.created_at, task.pk))
@@ -211,24 +213,22 @@ def option_initial(option: SolutionOption) -> dict[str, Any]:
 
 
 def _fix_plan(incident: Incident, bound: dict[str, forms.Form], people: list[User], manage: bool) -> dict[str, Any]:
-    options = list(incident.solution_options.select_related("chosen_by", "created_by"))  # type: ignore[attr-defined]
+    options = list(incident.solution_options.select_related("chosen_by", "created_by"))
     implementations: list[Implementation] = list(
-        incident.implementations.select_related("option", "executed_by", "supervised_by", "recorded_by")  # type: ignore[attr-defined]
+        incident.implementations.select_related("option", "executed_by", "supervised_by", "recorded_by")
     )
     chosen = next((option for option in options if option.is_chosen), None)
-    rows = [
-        OptionRow(
-            option=option,
-            form=_form(
-                bound,
-                f"option-{option.pk}",
-                lambda o=option: OptionForm(prefix=f"option-{o.pk}", initial=option_initial(o)),
-            )
-            if manage
-            else None,
+
+    def edit_form(option: SolutionOption) -> forms.Form | None:
+        if not manage:
+            return None
+        return _form(
+            bound,
+            f"option-{option.pk}",
+            lambda: OptionForm(prefix=f"option-{option.pk}", initial=option_initial(option)),
         )
-        for option in options
-    ]
+
+    rows = [OptionRow(option=option, form=edit_form(option)) for option in options]
     implement = None
     if manage and chosen is not None:
         implement = _form(
@@ -246,7 +246,8 @@ def _fix_plan(incident: Incident, bound: dict[str, forms.Form], people: list[Use
 
 
 def _monitoring(incident: Incident, bound: dict[str, forms.Form], may: Rights) -> dict[str, Any]:
-    periods = list(incident.monitoring_periods.all())  # type: ignore[attr-defined]  # prefetched by incident_list
+    # Read again rather than from incident_list's prefetch, to name who mitigated without a query per period.
+    periods = list(incident.monitoring_periods.select_related("started_by").order_by("started_at", "id"))
     return {
         "periods": list(reversed(periods)),
         "ends_at": monitoring_ends_at(periods),
@@ -286,7 +287,7 @@ def _related(incident: Incident, bound: dict[str, forms.Form], may: Rights) -> d
 
 
 def _attachments(incident: Incident) -> list[AttachmentRow]:
-    files = incident.attachments.select_related("uploaded_by")  # type: ignore[attr-defined]
+    files = incident.attachments.select_related("uploaded_by")
     # Downloads go through the API's view, which the session authenticates and always serves as a download.
     return [
         AttachmentRow(
@@ -298,7 +299,7 @@ def _attachments(incident: Incident) -> list[AttachmentRow]:
 
 
 def _alerts(incident: Incident) -> list[AlertRow]:
-    alerts = incident.alerts.select_related("integration")  # type: ignore[attr-defined]
+    alerts = incident.alerts.select_related("integration")
     # The source link comes from the monitoring payload: only a web address becomes a link.
     return [
         AlertRow(
