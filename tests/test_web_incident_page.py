@@ -16,7 +16,16 @@ from django.utils import timezone
 from incidents import fix_plan, investigation, lifecycle, monitoring, response, services, updates
 from incidents.choices import FixKind, ResponseRoleKind, RiskRating, TaskStatus, UpdateAudience
 from incidents.intake.integrations import create_integration
-from incidents.models import Alert, Incident, Service
+from incidents.models import (
+    Alert,
+    Implementation,
+    Incident,
+    InvestigationTask,
+    ResponseRole,
+    Service,
+    SolutionOption,
+    TimelineEntry,
+)
 from tests.incident_page_helpers import client_for, page_of, post
 
 pytestmark = pytest.mark.django_db
@@ -241,3 +250,89 @@ def test_the_incident_page_costs_the_same_queries_whatever_it_lists(
         assert many_html.count('class="badge internal">internal</span>') > few_html.count(
             'class="badge internal">internal</span>'
         )
+
+
+# --- Refusals -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def worked(agent: Any, reporter: Any, make_incident: Callable[..., Incident]) -> dict[str, Any]:
+    """An incident under investigation with a role, a task and a chosen option, and one more incident to link to."""
+    incident = make_incident(title="Secret checkout trouble", reporter=reporter)
+    incident = lifecycle.investigate_incident(incident=incident, actor=agent)
+    role = response.add_responder(incident=incident, actor=agent, user=agent, role=ResponseRoleKind.SCRIBE)
+    task = investigation.create_task(incident=incident, actor=agent, title="Look")
+    option = fix_plan.choose_option(
+        option=fix_plan.propose_option(
+            incident=incident, actor=agent, title="Fix", kind=FixKind.QUICK_FIX, risk=RiskRating.LOW
+        ),
+        actor=agent,
+    )
+    other = make_incident(title="Other")
+    return {"incident": incident, "role": role, "task": task, "option": option, "other": other}
+
+
+def responder_forms(worked: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every change of the page a reporter may not make, each with a body that would be valid for an agent."""
+    task, option, other = worked["task"].pk, worked["option"].pk, worked["other"].number
+    impl = {"impl-window_start": "2026-01-01T09:00", "impl-window_end": "2026-01-01T10:00", "impl-outcome": "failed"}
+    return [
+        ("team/", {"role-user": "agus", "role-role": "sme", "role-expertise": "Networks"}),
+        (f"team/{worked['role'].pk}/end/", {}),
+        ("team/commander/", {"command-user": "agus"}),
+        ("team/page/", {"page-user": "agus", "page-role": "scribe", "page-message": "Help"}),
+        ("war-room/", {"links-war_room_url": "https://meet.example.com/x", "links-chat_channel_url": ""}),
+        ("tasks/", {"task-title": "More", "task-status": "open"}),
+        (f"tasks/{task}/", {f"task-{task}-status": "done"}),
+        ("fix-plan/options/", {"option-title": "Other fix", "option-kind": "permanent", "option-risk": "low"}),
+        (
+            f"fix-plan/options/{option}/",
+            {f"option-{option}-title": "Renamed", f"option-{option}-kind": "quick_fix", f"option-{option}-risk": "low"},
+        ),
+        (f"fix-plan/options/{option}/choose/", {}),
+        (f"fix-plan/options/{option}/implementations/", impl),
+        ("updates/", {"update-body": "Hello", "update-audience": "stakeholders"}),
+        ("links/duplicate/", {"duplicate-duplicate_of": other}),
+        ("links/major/", {"major-major_incident": other}),
+        ("transitions/mitigate/", {"mitigate-note": "Done"}),
+        ("assign/", {"assignee": "agus", "commander": ""}),
+        ("escalate/", {"note": "Help"}),
+    ]
+
+
+def written() -> tuple[int, ...]:
+    """Counts that any change from the page would move."""
+    return (
+        TimelineEntry.objects.count(),
+        Incident.history.count(),
+        ResponseRole.history.count(),
+        InvestigationTask.history.count(),
+        SolutionOption.history.count(),
+        Implementation.objects.count(),
+    )
+
+
+def test_a_reporter_is_refused_every_responder_change_and_nothing_is_written(
+    reporter: Any, worked: dict[str, Any]
+) -> None:
+    client = client_for(reporter)
+    before = written()
+    for rest, data in responder_forms(worked):
+        refused = post(client, worked["incident"], rest, data)
+        assert refused.status_code == 403, (rest, refused.status_code)
+        assert 'class="error"' in refused.content.decode(), rest
+    assert written() == before
+
+
+def test_someone_who_may_not_read_incidents_gets_a_bare_403_from_every_form(
+    make_user: Any, worked: dict[str, Any]
+) -> None:
+    client = client_for(make_user(None, username="outsider"))
+    before = written()
+    everything = [*responder_forms(worked), ("notes/", {"body": "Hi", "visibility": "public"}), ("recurrence/", {})]
+    everything.append(("attachments/", {"attachment-file": SimpleUploadedFile("a.txt", b"a")}))
+    for rest, data in everything:
+        refused = post(client, worked["incident"], rest, data)
+        assert refused.status_code == 403, rest
+        assert "Secret checkout trouble" not in refused.content.decode(), rest
+    assert written() == before

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.utils import timezone
 
 from incidents import services
@@ -13,6 +14,7 @@ from incidents.intake.integrations import create_integration
 from incidents.models import Alert, Attachment, Incident, Service
 from incidents.web.incident_history import HISTORY_LIMIT
 from tests.incident_page_helpers import client_for, field_error, page_of, post, section
+from tests.intake_helpers import AM_PATH, am_notification, bearer, post_json, process
 
 pytestmark = pytest.mark.django_db
 
@@ -165,6 +167,17 @@ def test_responders_see_the_alerts_on_the_incident_and_reporters_do_not(
     assert "Firing" in alerts
     assert "javascript:" not in alerts
     assert section(page_of(client_for(reporter), incident), "alerts") == ""
+
+
+def test_an_alert_from_alertmanager_shows_on_the_incident_it_opened(agent: Any, service: Service) -> None:
+    key = create_integration(service=service, kind="alertmanager", actor=None)[1]
+    assert post_json(Client(), AM_PATH, am_notification(), headers=bearer(key)).status_code == 202
+    process()
+    incident = Incident.objects.get()
+    alerts = section(page_of(client_for(agent), incident), "alerts")
+    assert "High 5xx rate on checkout" in alerts
+    assert 'href="http://prometheus.example.com:9090/graph?' in alerts
+    assert "critical" in alerts
 
 
 # --- History -------------------------------------------------------------------------------------

@@ -350,3 +350,26 @@ def test_a_reporter_sees_the_fix_plan_without_controls(agent: Any, reporter: Any
         refused = post(client, incident, f"fix-plan/options/{option.pk}/implementations/", _implementation())
     assert refused.status_code == 403
     assert not Implementation.objects.exists()
+
+
+def test_an_option_edited_to_a_bad_kind_keeps_the_edit_open_with_what_was_typed(agent: Any, incident: Incident) -> None:
+    option = _option(incident, agent)
+    response = post(
+        client_for(agent),
+        incident,
+        f"fix-plan/options/{option.pk}/",
+        {
+            f"option-{option.pk}-title": "Restart the pool twice",
+            f"option-{option.pk}-kind": "miracle",
+            f"option-{option.pk}-risk": "low",
+            f"option-{option.pk}-notes": "Careful with the cache",
+        },
+    )
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "Select a valid choice." in field_error(html, f"id_option-{option.pk}-kind")
+    assert 'value="Restart the pool twice"' in html
+    assert "Careful with the cache</textarea>" in html
+    option.refresh_from_db()
+    assert (option.title, option.notes) == ("Restart the pool", "")
+    assert len(history_of(option)) == 1

@@ -10,7 +10,7 @@ shows is built in `incidents.web.incident_page`.
 from typing import Any
 
 from django import forms
-from django.contrib.auth.decorators import login_required
+from django.contrib.auth.decorators import login_required, permission_required
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
@@ -57,6 +57,7 @@ def _row_of(queryset: Any, pk: int, incident: Incident) -> Any:
 
 
 @login_required
+@permission_required("incidents.view_incident", raise_exception=True)
 @require_POST
 def add_role(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -76,6 +77,7 @@ def add_role(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @login_required
+@permission_required("incidents.view_incident", raise_exception=True)
 @require_POST
 def end_role(request: HttpRequest, number: str, pk: int) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -91,6 +93,7 @@ def end_role(request: HttpRequest, number: str, pk: int) -> HttpResponse:
 
 
 @login_required
+@permission_required("incidents.view_incident", raise_exception=True)
 @require_POST
 def name_commander(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -115,6 +118,7 @@ def _paged(paged: PagedResponder) -> str:
 
 
 @login_required
+@permission_required("incidents.view_incident", raise_exception=True)
 @require_POST
 def page_responder(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -137,6 +141,7 @@ def page_responder(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @login_required
+@permission_required("incidents.view_incident", raise_exception=True)
 @require_POST
 def meeting_links(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -154,6 +159,7 @@ def meeting_links(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @login_required
+@permission_required("incidents.view_incident", raise_exception=True)
 @require_POST
 def add_task(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -168,6 +174,7 @@ def add_task(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @login_required
+@permission_required("incidents.view_incident", raise_exception=True)
 @require_POST
 def change_task(request: HttpRequest, number: str, pk: int) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -199,6 +206,7 @@ def change_task(request: HttpRequest, number: str, pk: int) -> HttpResponse:
 
 
 @login_required
+@permission_required("incidents.view_incident", raise_exception=True)
 @require_POST
 def propose_option(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -213,6 +221,7 @@ def propose_option(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @login_required
+@permission_required("incidents.view_incident", raise_exception=True)
 @require_POST
 def change_option(request: HttpRequest, number: str, pk: int) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -229,6 +238,7 @@ def change_option(request: HttpRequest, number: str, pk: int) -> HttpResponse:
 
 
 @login_required
+@permission_required("incidents.view_incident", raise_exception=True)
 @require_POST
 def choose_option(request: HttpRequest, number: str, pk: int) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -244,6 +254,7 @@ def choose_option(request: HttpRequest, number: str, pk: int) -> HttpResponse:
 
 
 @login_required
+@permission_required("incidents.view_incident", raise_exception=True)
 @require_POST
 def record_implementation(request: HttpRequest, number: str, pk: int) -> HttpResponse:
     """Record an implementation of the option `pk`; a rollback plan typed here is saved on the option first.
@@ -278,6 +289,7 @@ def record_implementation(request: HttpRequest, number: str, pk: int) -> HttpRes
 
 
 @login_required
+@permission_required("incidents.view_incident", raise_exception=True)
 @require_POST
 def report_recurrence(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -292,6 +304,7 @@ def report_recurrence(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @login_required
+@permission_required("incidents.view_incident", raise_exception=True)
 @require_POST
 def post_update(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -311,6 +324,7 @@ def post_update(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @login_required
+@permission_required("incidents.view_incident", raise_exception=True)
 @require_POST
 def mark_duplicate(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -328,6 +342,7 @@ def mark_duplicate(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @login_required
+@permission_required("incidents.view_incident", raise_exception=True)
 @require_POST
 def link_major(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -347,6 +362,7 @@ def link_major(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @login_required
+@permission_required("incidents.view_incident", raise_exception=True)
 @require_POST
 def add_attachment(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)

@@ -247,6 +247,7 @@ def _act(
 
 
 @login_required
+@permission_required("incidents.view_incident", raise_exception=True)
 @require_POST
 def incident_transition(request: HttpRequest, number: str, name: str) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -264,6 +265,7 @@ def incident_transition(request: HttpRequest, number: str, name: str) -> HttpRes
 
 
 @login_required
+@permission_required("incidents.view_incident", raise_exception=True)
 @require_POST
 def incident_note(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -280,6 +282,7 @@ def incident_note(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @login_required
+@permission_required("incidents.view_incident", raise_exception=True)
 @require_POST
 def incident_assign(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -296,6 +299,7 @@ def incident_assign(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @login_required
+@permission_required("incidents.view_incident", raise_exception=True)
 @require_POST
 def incident_escalate(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
