@@ -17,7 +17,6 @@ from typing import Any
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from escalation.models import Team
@@ -269,7 +268,3 @@ class AttachmentForm(forms.Form):
 def changed(form: forms.Form, fields: Iterable[str]) -> dict[str, Any]:
     """The cleaned values of `fields` the user changed from the form's initial values."""
     return {field: form.cleaned_data[field] for field in fields if field in form.changed_data}
-
-
-def localtime_or_none(moment: dt.datetime | None) -> dt.datetime | None:
-    return timezone.localtime(moment) if moment is not None else None
