@@ -102,9 +102,9 @@ def test_an_incident_from_report_to_close_through_the_pages(page: Any, people: d
     expect(page.locator(".timeline")).to_contain_text("Card processor answers 503")
 
     page.locator("summary", has_text="Assign").click()
-    page.get_by_label("Incident commander").select_option("wulan")
+    page.get_by_label("Incident commander", exact=True).select_option("wulan")
     page.get_by_role("button", name="Save assignment").click()
-    expect(page.locator(".facts")).to_contain_text("Wulan")
+    expect(page.locator(".incident-header .facts").first).to_contain_text("Wulan")
 
     run_transition(page, "mitigate", note="Traffic moved to the standby processor.")
     expect(page.locator(".incident-header .state")).to_have_text("Mitigated")
