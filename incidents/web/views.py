@@ -74,6 +74,8 @@ def _filtered(form: QueueFilterForm, user: Any) -> QuerySet[Incident]:
         )
     if data.get("team"):
         incidents = incidents.filter(team=data["team"])
+    if data.get("assignee"):
+        incidents = incidents.filter(assignee=data["assignee"])
     scope = data.get("scope")
     if scope == "mine":
         incidents = incidents.filter(assignee=user)
