@@ -1,6 +1,6 @@
 """The support staff's day in a real browser: Debian's headless Chromium against the live server.
 
-One incident from report to resolution through the pages alone, checked on
+One incident from report to close through the pages alone, checked on
 screen and in the database; a transition that is no longer allowed shows as
 an error on the page; and the queue and incident page photographed at
 desktop and phone widths (var/screenshots/).
@@ -63,7 +63,7 @@ def state_badge(page: Any) -> str:
     return str(page.locator(".incident-header .state").inner_text())
 
 
-def test_an_incident_from_report_to_resolution_through_the_pages(page: Any, people: dict[str, Any]) -> None:
+def test_an_incident_from_report_to_close_through_the_pages(page: Any, people: dict[str, Any]) -> None:
     from playwright.sync_api import expect
 
     log_in(page, "tono")
@@ -102,9 +102,9 @@ def test_an_incident_from_report_to_resolution_through_the_pages(page: Any, peop
     expect(page.locator(".timeline")).to_contain_text("Card processor answers 503")
 
     page.locator("summary", has_text="Assign").click()
-    page.get_by_label("Incident commander").select_option("wulan")
+    page.get_by_label("Incident commander", exact=True).select_option("wulan")
     page.get_by_role("button", name="Save assignment").click()
-    expect(page.locator(".facts")).to_contain_text("Wulan")
+    expect(page.locator(".incident-header .facts").first).to_contain_text("Wulan")
 
     run_transition(page, "mitigate", note="Traffic moved to the standby processor.")
     expect(page.locator(".incident-header .state")).to_have_text("Mitigated")
@@ -125,6 +125,33 @@ def test_an_incident_from_report_to_resolution_through_the_pages(page: Any, peop
     expect(stale.locator(".incident-header .state")).to_have_text("Resolved")
     incident.refresh_from_db()
     assert incident.state == State.RESOLVED
+
+    # A P1 closes only with a published post-mortem: the agent writes it and submits it for review.
+    page.get_by_role("button", name="Write the post-mortem").click()
+    page.get_by_label("Summary").fill("Card payments failed for 40 minutes: the processor's certificate expired.")
+    page.get_by_role("button", name="Save the post-mortem").click()
+    expect(page.locator(".messages")).to_be_visible()
+    page.locator("details.pm-action-submit summary").click()
+    page.locator("details.pm-action-submit button[type=submit]").click()
+    expect(page.locator(".incident-header .pm-status")).to_contain_text("review")
+
+    # The incident manager publishes it and closes the incident.
+    manager = page.context.browser.new_context(viewport=DESKTOP, base_url=page.url.split("/incidents/")[0])
+    boss = manager.new_page()
+    log_in(boss, "wulan")
+    boss.goto(f"/incidents/{incident.number}/postmortem/")
+    boss.locator("details.pm-action-publish summary").click()
+    boss.locator("details.pm-action-publish button[type=submit]").click()
+    boss.goto(f"/incidents/{incident.number}/")
+    run_transition(boss, "close")
+    expect(boss.locator(".incident-header .state")).to_have_text("Closed")
+    manager.close()
+
+    incident.refresh_from_db()
+    assert incident.state == State.CLOSED
+    assert incident.postmortem.status == "published"
+    assert incident.postmortem.summary.startswith("Card payments failed")
+    assert incident.history.first().history_user.username == "wulan"
 
 
 def test_the_pages_at_phone_width(chromium: Any, live_server: Any, people: dict[str, Any], make_incident: Any) -> None:  # noqa: F811

@@ -95,6 +95,7 @@ def test_the_queue_filters_and_searches(
     assert numbers_in(client.get("/?priority=P1").content.decode()) == [unassigned.number]
     assert numbers_in(client.get(f"/?service={service.slug}").content.decode()) == [unassigned.number]
     assert numbers_in(client.get("/?q=login").content.decode()) == [unassigned.number]
+    assert numbers_in(client.get(f"/?assignee={agent.username}").content.decode()) == [mine.number]
     assert numbers_in(client.get(f"/?q={mine.number}").content.decode()) == [mine.number]
     by_priority = numbers_in(client.get("/?sort=priority").content.decode())
     assert by_priority[0] == unassigned.number

@@ -25,6 +25,8 @@ PAGES: list[Callable[[Incident], str]] = [
     lambda incident: "/?page=3",  # empty with one incident: a page past the end shows the last one
     lambda incident: "/incidents/new/",
     lambda incident: f"/incidents/{incident.number}/",
+    lambda incident: f"/incidents/{incident.number}/postmortem/",
+    lambda incident: "/?assignee=agus",
     lambda incident: "/profile/",
     lambda incident: "/oncall/",
     lambda incident: "/oncall/pages/",

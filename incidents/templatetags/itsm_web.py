@@ -28,3 +28,14 @@ def person(user: object, empty: str = "—") -> str:
     if user is None:
         return empty
     return str(getattr(user, "get_full_name", lambda: "")() or getattr(user, "username", "") or empty)
+
+
+@register.filter
+def state_name(value: str) -> str:
+    """An incident state's name in the reader's language ("investigating" → "Investigating")."""
+    from incidents.choices import State
+
+    try:
+        return str(State(value).label)
+    except ValueError:
+        return value

@@ -42,6 +42,12 @@ class QueueFilterForm(forms.Form):
         label=_("Service"), queryset=Service.objects.all(), to_field_name="slug", required=False
     )
     team = forms.ModelChoiceField(label=_("Team"), queryset=Team.objects.all(), to_field_name="slug", required=False)
+    assignee = forms.ModelChoiceField(
+        label=_("Assignee"),
+        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
+        to_field_name="username",
+        required=False,
+    )
     scope = forms.ChoiceField(label=_("Show"), choices=SCOPES, required=False)
     sort = forms.ChoiceField(label=_("Sort by"), choices=SORTS, required=False)
 

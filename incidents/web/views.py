@@ -43,6 +43,7 @@ from incidents.web.forms import (
     ReportForm,
     transition_form,
 )
+from incidents.web.incident_page import sections_context
 from incidents.web.saved_filters import SaveFilterForm, clean_query, saved_filters_of
 
 PAGE_SIZE = 25
@@ -73,6 +74,8 @@ def _filtered(form: QueueFilterForm, user: Any) -> QuerySet[Incident]:
         )
     if data.get("team"):
         incidents = incidents.filter(team=data["team"])
+    if data.get("assignee"):
+        incidents = incidents.filter(assignee=data["assignee"])
     scope = data.get("scope")
     if scope == "mine":
         incidents = incidents.filter(assignee=user)
@@ -207,6 +210,7 @@ def _render_incident(
         "may_assign": user.has_perm("incidents.assign_incident"),
         "may_escalate": user.has_perm("incidents.escalate_incident") and incident.is_open,
     }
+    context.update(sections_context(request, incident, transitions=transitions, bound=bound))
     return render(request, "web/incident.html", context, status=status)
 
 
@@ -220,14 +224,21 @@ def incident_detail(request: HttpRequest, number: str) -> HttpResponse:
 
 
 def _act(
-    request: HttpRequest, incident: Incident, key: str, form: forms.Form, do: Callable[[dict[str, Any]], Any], done: str
+    request: HttpRequest,
+    incident: Incident,
+    key: str,
+    form: forms.Form,
+    do: Callable[[dict[str, Any]], Any],
+    done: str | Callable[[Any], str],
 ) -> HttpResponse:
     """Run one change from the incident page: 400 with the form's errors (nothing written), 409 for a
-    refused transition or a change someone else made first, 403 without the right; else back to the page."""
+    refused transition or a change someone else made first, 403 without the right; else back to the page.
+
+    `done` is the message on success, or makes it from what `do` returned."""
     if not form.is_valid():
         return _render_incident(request, incident, status=400, bound={key: form})
     try:
-        do(form.cleaned_data)
+        result = do(form.cleaned_data)
     except ValidationError as error:
         form_errors_from(form, error)
         return _render_incident(request, incident, status=400, bound={key: form})
@@ -237,11 +248,12 @@ def _act(
     except PermissionDenied as error:
         messages.error(request, str(error) or _("You may not do that."))
         return _render_incident(request, incident, status=403)
-    messages.success(request, done)
+    messages.success(request, done(result) if callable(done) else done)
     return redirect("web:incident", number=incident.number)
 
 
 @login_required
+@permission_required("incidents.view_incident", raise_exception=True)
 @require_POST
 def incident_transition(request: HttpRequest, number: str, name: str) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -259,6 +271,7 @@ def incident_transition(request: HttpRequest, number: str, name: str) -> HttpRes
 
 
 @login_required
+@permission_required("incidents.view_incident", raise_exception=True)
 @require_POST
 def incident_note(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -275,6 +288,7 @@ def incident_note(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @login_required
+@permission_required("incidents.view_incident", raise_exception=True)
 @require_POST
 def incident_assign(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
@@ -291,6 +305,7 @@ def incident_assign(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @login_required
+@permission_required("incidents.view_incident", raise_exception=True)
 @require_POST
 def incident_escalate(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
