@@ -20,6 +20,7 @@ import polib
 import pytest
 import time_machine
 from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.template import Context, Template
 from django.test import Client
@@ -30,9 +31,30 @@ from escalation import contacts, overrides
 from escalation import profile as settings_of
 from escalation.models import Channel, LayerParticipant, OnCallSchedule, RotationLayer, Team
 from escalation.paging import page_users
-from incidents import action_items, lifecycle, postmortem_timeline, postmortems
-from incidents.choices import ActionItemKind, ActionItemStatus, Level
-from incidents.models import Incident, PostMortem, SavedFilter, Service
+from incidents import (
+    action_items,
+    fix_plan,
+    investigation,
+    lifecycle,
+    postmortem_timeline,
+    postmortems,
+    response,
+    services,
+    updates,
+)
+from incidents.choices import (
+    ActionItemKind,
+    ActionItemStatus,
+    FixKind,
+    ImplementationOutcome,
+    Level,
+    ResponseRoleKind,
+    RiskRating,
+    TaskStatus,
+    UpdateAudience,
+)
+from incidents.intake.integrations import create_integration
+from incidents.models import Alert, Incident, PostMortem, SavedFilter, Service
 from incidents.web import urls as web_urls
 from incidents.web.postmortem_forms import version_of
 from itsm.translations import catalogue_messages, catalogue_problems, source_messages
@@ -166,6 +188,14 @@ def test_a_downloaded_markdown_document_is_read_as_its_reader_sees_it() -> None:
 
 
 @dataclass(frozen=True)
+class Upload:
+    """A file a page's form sends (made afresh for each post)."""
+
+    name: str
+    content: bytes
+
+
+@dataclass(frozen=True)
 class Page:
     """A page as a user gets it. `path` and `data` may name the world's records: {busy}, {draft}, {method}..."""
 
@@ -205,6 +235,161 @@ PAGES = [
     Page("incident, an unknown assignee", "/incidents/{busy}/assign/", data={"assignee": "nobody"}, status=400),
     Page("incident, no higher tier", "/incidents/{busy}/escalate/", data={"note": "Still failing"}, status=400),
     Page("acknowledge a page, broken link", "/page/ack/not-a-token/", user=None, status=400),
+    # The incident page's sections: response team and war room, tasks, fix plan, monitoring,
+    # status updates, related incidents, attachments; each form's errors and its success message.
+    Page("incident, its whole history", "/incidents/{busy}/?history=all"),
+    Page("incident, mitigated and watched for a recurrence", "/incidents/{mitigated}/"),
+    Page("incident, a role without a person", "/incidents/{busy}/team/", data={"role-role": "sme"}, status=400),
+    Page(
+        "incident, a responder added",
+        "/incidents/{busy}/team/",
+        data={"role-user": "maya", "role-role": "communications_lead"},
+        follow=True,
+    ),
+    Page("incident, a role ended", "/incidents/{busy}/team/{role}/end/", data={}, follow=True),
+    Page(
+        "incident, command handed over", "/incidents/{busy}/team/commander/", data={"command-user": "agus"}, follow=True
+    ),
+    Page("incident, a page without a message", "/incidents/{busy}/team/page/", data={"page-role": "sme"}, status=400),
+    Page(
+        "incident, a responder paged",
+        "/incidents/{busy}/team/page/",
+        data={
+            "page-user": "maya",
+            "page-role": "sme",
+            "page-expertise": "Pembayaran",
+            "page-message": "Tolong periksa prosesor kartu",
+        },
+        follow=True,
+    ),
+    Page(
+        "incident, war room links with errors",
+        "/incidents/{busy}/war-room/",
+        data={"links-war_room_url": "bukan-tautan"},
+        status=400,
+    ),
+    Page(
+        "incident, war room links saved",
+        "/incidents/{busy}/war-room/",
+        data={
+            "links-war_room_url": "https://meet.example.com/inc",
+            "links-chat_channel_url": "https://chat.example.com/c",
+        },
+        follow=True,
+    ),
+    Page("incident, a task without a title", "/incidents/{busy}/tasks/", data={"task-status": "open"}, status=400),
+    Page(
+        "incident, a task added",
+        "/incidents/{busy}/tasks/",
+        data={"task-title": "Periksa DNS", "task-status": "open"},
+        follow=True,
+    ),
+    Page(
+        "incident, a task with errors",
+        "/incidents/{busy}/tasks/{task}/",
+        data={"task-{task}-status": "someday", "task-{task}-due_at": "soon"},
+        status=400,
+    ),
+    Page(
+        "incident, a task changed",
+        "/incidents/{busy}/tasks/{task}/",
+        data={"task-{task}-status": "done", "task-{task}-owner": "agus", "task-{task}-expertise": "Nginx"},
+        follow=True,
+    ),
+    Page(
+        "incident, an option with errors",
+        "/incidents/{busy}/fix-plan/options/",
+        data={"option-kind": "magic"},
+        status=400,
+    ),
+    Page(
+        "incident, an option proposed",
+        "/incidents/{busy}/fix-plan/options/",
+        data={"option-title": "Naikkan timeout", "option-kind": "quick_fix", "option-risk": "medium"},
+        follow=True,
+    ),
+    Page(
+        "incident, an option saved",
+        "/incidents/{busy}/fix-plan/options/{option}/",
+        data={
+            "option-{option}-title": "Ganti library TLS",
+            "option-{option}-kind": "permanent",
+            "option-{option}-risk": "high",
+            "option-{option}-rollback_plan": "Kembalikan versi lama",
+        },
+        follow=True,
+    ),
+    Page(
+        "incident, another option chosen", "/incidents/{busy}/fix-plan/options/{option}/choose/", data={}, follow=True
+    ),
+    Page(
+        "incident, an implementation with errors",
+        "/incidents/{busy}/fix-plan/options/{chosen}/implementations/",
+        data={"impl-window_start": "soon", "impl-outcome": "maybe"},
+        status=400,
+    ),
+    Page(
+        "incident, an implementation recorded",
+        "/incidents/{busy}/fix-plan/options/{chosen}/implementations/",
+        data={
+            "impl-window_start": "{earlier}",
+            "impl-window_end": "{just_now}",
+            "impl-outcome": "failed",
+            "impl-rolled_back": "true",
+            "impl-rollback_plan": "Kembali ke prosesor utama",
+        },
+        follow=True,
+    ),
+    Page("incident, a recurrence without a reason", "/incidents/{mitigated}/recurrence/", data={}, status=400),
+    Page(
+        "incident, a recurrence reported",
+        "/incidents/{mitigated}/recurrence/",
+        data={"recurrence-reason": "Ekspor kembali timeout"},
+        follow=True,
+    ),
+    Page(
+        "incident, an empty status update",
+        "/incidents/{busy}/updates/",
+        data={"update-audience": "internal"},
+        status=400,
+    ),
+    Page(
+        "incident, a status update sent",
+        "/incidents/{busy}/updates/",
+        data={"update-body": "Pembayaran kartu sebagian sudah pulih", "update-audience": "stakeholders"},
+        follow=True,
+    ),
+    Page(
+        "incident, a duplicate of no incident",
+        "/incidents/{busy}/links/duplicate/",
+        data={"duplicate-duplicate_of": "INC-999999"},
+        status=400,
+    ),
+    Page(
+        "incident, marked a duplicate",
+        "/incidents/{spare}/links/duplicate/",
+        data={"duplicate-duplicate_of": "{busy}"},
+        follow=True,
+    ),
+    Page(
+        "incident, its own major incident",
+        "/incidents/{busy}/links/major/",
+        data={"major-major_incident": "{busy}"},
+        status=400,
+    ),
+    Page(
+        "incident, linked to a major incident",
+        "/incidents/{spare}/links/major/",
+        data={"major-major_incident": "{busy}"},
+        follow=True,
+    ),
+    Page("incident, no file to attach", "/incidents/{busy}/attachments/", data={}, status=400),
+    Page(
+        "incident, a file attached",
+        "/incidents/{busy}/attachments/",
+        data={"attachment-file": Upload("trace.txt", b"upstream timed out")},
+        follow=True,
+    ),
     # Saved filters and the header's language switcher.
     Page("queue, a filter saved", "/filters/", data={"name": "Baru milik saya", "query": "state=new"}, follow=True),
     Page("queue, a filter without a name", "/filters/", data={"name": "", "query": ""}, follow=True),
@@ -508,8 +693,13 @@ class World:
         headers = {"HX-Request": "true"} if page.htmx else {}
         if page.data is None:
             return client.get(path, headers=headers)
-        data = {key.format(**self.numbers): value.format(**self.numbers) for key, value in page.data.items()}
+        data = {key.format(**self.numbers): self._filled(value) for key, value in page.data.items()}
         return client.post(path, data, headers=headers, follow=page.follow)
+
+    def _filled(self, value: str | Upload) -> Any:
+        if isinstance(value, Upload):
+            return SimpleUploadedFile(value.name, value.content, content_type="text/plain")
+        return value.format(**self.numbers)
 
 
 def speaking_indonesian(user: Any = None) -> Client:
@@ -586,15 +776,17 @@ def world(
             world.numbers[name] = incident.number
             incidents[name] = incident
         with time_machine.travel(timezone.now() - dt.timedelta(hours=2), tick=False):
-            world.numbers["breached"] = make_incident(
-                title="Search returns nothing", impact=Level.HIGH, urgency=Level.HIGH
-            ).number
+            incidents["breached"] = make_incident(title="Search returns nothing", impact=Level.HIGH, urgency=Level.HIGH)
+        world.numbers["breached"] = incidents["breached"].number
         incidents["low"] = make_incident(title="Typo in an email footer", impact=Level.LOW, urgency=Level.LOW)
         world.numbers["low"] = incidents["low"].number
         incidents["busy"] = Incident.objects.get(pk=Incident.pk_from_number(busy))
+        incidents["spare"] = make_incident(title="Refunds fail too", services=[service])
+        world.numbers["spare"] = incidents["spare"].number
         _set_up_my_profile(world)
         _set_up_on_call(world, team, incidents)
         _write_postmortems(world, incidents)
+        _work_the_busy_incident(world, incidents, service)
     # A saved filter, through the queue's form.
     assert manager_client.post("/filters/", {"name": "Insiden saya", "query": "scope=mine"}).status_code == 302
     world.numbers["filter"] = str(SavedFilter.objects.get(user=manager).pk)
@@ -664,6 +856,61 @@ def _set_up_on_call(world: World, team: Team, incidents: dict[str, Incident]) ->
     for key, name in [("page", "low"), ("acknowledged_page", "busy"), ("settled_page", "cancelled")]:
         (page,) = page_users(incident=incidents[name], users=[maya], key=f"i18n-{key}", level=1)
         world.numbers[key] = str(page.pk)
+
+
+def _work_the_busy_incident(world: World, incidents: dict[str, Incident], service: Service) -> None:
+    """Every section of the busy incident's page filled: a team, tasks, a fix plan carried out, an update,
+    a duplicate and a child incident, a file, an alert (written as the intake processor writes it)."""
+    maya, agus = world.users["manager"], world.users["agent"]
+    busy, now = incidents["busy"], timezone.now()
+    role = response.add_responder(incident=busy, actor=maya, user=agus, role=ResponseRoleKind.SCRIBE)
+    task = investigation.create_task(
+        incident=busy, actor=maya, title="Periksa log gateway", owner=agus, due_at=now - dt.timedelta(minutes=10)
+    )
+    finished = investigation.create_task(incident=busy, actor=maya, title="Hubungi vendor kartu")
+    investigation.update_task(task=finished, actor=maya, changes={"status": TaskStatus.DONE})
+    chosen = fix_plan.propose_option(
+        incident=busy, actor=maya, title="Alihkan ke prosesor cadangan", kind=FixKind.QUICK_FIX, risk=RiskRating.LOW
+    )
+    option = fix_plan.propose_option(
+        incident=busy, actor=maya, title="Perbarui library TLS", kind=FixKind.PERMANENT, risk=RiskRating.HIGH
+    )
+    fix_plan.choose_option(option=chosen, actor=maya)
+    fix_plan.record_implementation(
+        incident=busy,
+        actor=maya,
+        option=chosen,
+        window_start=now - dt.timedelta(hours=1),
+        window_end=now - dt.timedelta(minutes=30),
+        outcome=ImplementationOutcome.SUCCEEDED,
+        communicated_to="Tim pembayaran",
+        executed_by=agus,
+        supervised_by=maya,
+    )
+    updates.post_status_update(
+        incident=busy, actor=maya, body="Kami sedang menangani pembayaran kartu", audience=UpdateAudience.STAKEHOLDERS
+    )
+    services.link_as_duplicate(incident=incidents["on_hold"], actor=maya, original=busy)
+    services.link_to_major_incident(incident=incidents["breached"], actor=maya, major=busy)
+    services.add_attachment(incident=busy, actor=maya, file=SimpleUploadedFile("gateway.log", b"502", "text/plain"))
+    integration = create_integration(service=service, kind="generic", actor=None)[0]
+    Alert.objects.create(
+        integration=integration,
+        incident=busy,
+        dedup_key="checkout-5xx",
+        group_key="g",
+        summary="Tingkat 5xx tinggi di checkout",
+        severity="critical",
+        source="prometheus",
+        fired_at=now - dt.timedelta(minutes=50),
+    )
+    world.numbers.update(
+        role=str(role.pk),
+        task=str(task.pk),
+        option=str(option.pk),
+        chosen=str(chosen.pk),
+        just_now=_local(now - dt.timedelta(minutes=5)),
+    )
 
 
 def _write_postmortems(world: World, incidents: dict[str, Incident]) -> None:
