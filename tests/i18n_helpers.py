@@ -4,12 +4,13 @@ A page's visible text (text nodes, and the attributes people read or hear: title
 placeholder, alt, the phone layout's data-label, the SLA countdown's words) is compared with the
 catalogues Django reads for the language: a text that is the English of an entry translated
 otherwise — or of one not translated yet — is a leftover. Text users typed is not an entry, so it
-never counts, English or not; nor is text that is some entry's translation.
+never counts, English or not; nor is text that is some entry's translation, nor text marked (`lang`)
+as in another language than the page's.
 """
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -37,49 +38,86 @@ class Text:
 
 
 class _VisibleText(HTMLParser):
-    def __init__(self) -> None:
+    """The texts people read on the page, less those marked (`lang`) as in another language than the page's.
+
+    The page's language is its <html lang>, or `language` for a fragment without one. A text in
+    another language on purpose — the language switcher names each language in itself, so that
+    whoever cannot read the page still finds their own — carries its `lang`, as it should for
+    screen readers too, and is not the page's English left over.
+    """
+
+    def __init__(self, language: str | None = None) -> None:
         super().__init__(convert_charrefs=True)
         self.texts: list[Text] = []
-        self._open: list[str] = []
+        self.language = language
+        self._open: list[tuple[str, str | None]] = []  # each open element, with the language it is in
         self._hidden = 0  # inside <script>/<style>/<template>
-        self._switcher = 0  # inside the language switcher
+
+    def _current_language(self) -> str | None:
+        return self._open[-1][1] if self._open else self.language
+
+    def _foreign(self, language: str | None) -> bool:
+        """In a language other than the page's (compared by their primary subtag: en-GB is English)."""
+        if language is None or self.language is None:
+            return False
+        return _primary(language) != _primary(self.language)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = {name: value or "" for name, value in attrs}
-        for name, value in values.items():
-            if value.strip() and (name in READ_ATTRIBUTES or name.startswith(READ_ATTRIBUTE_PREFIXES)):
-                self.texts.append(Text(f"<{tag} {name}>", value))
-        if tag == "input" and values.get("type") in ("submit", "button", "reset") and values.get("value"):
-            self.texts.append(Text("<input value>", values["value"]))
+        if tag == "html" and values.get("lang"):
+            self.language = values["lang"]
+        language = values.get("lang") or self._current_language()
+        if not self._foreign(language):
+            for name, value in values.items():
+                if value.strip() and (name in READ_ATTRIBUTES or name.startswith(READ_ATTRIBUTE_PREFIXES)):
+                    self.texts.append(Text(f"<{tag} {name}>", value))
+            if tag == "input" and values.get("type") in ("submit", "button", "reset") and values.get("value"):
+                self.texts.append(Text("<input value>", values["value"]))
         if tag in VOID_ELEMENTS:
             return
-        self._open.append(tag)
+        self._open.append((tag, language))
         self._hidden += tag in ("script", "style", "template")
-        # The switcher names each language in itself ("English", "Bahasa Indonesia"), on purpose:
-        # whoever cannot read the page's language must still find their own.
-        self._switcher += tag == "select" and values.get("name") == "language"
 
     def handle_endtag(self, tag: str) -> None:
-        if tag not in self._open:
+        if tag not in (name for name, _ in self._open):
             return
         while self._open:
-            closed = self._open.pop()
+            closed, _ = self._open.pop()
             self._hidden -= closed in ("script", "style", "template")
-            self._switcher -= closed == "select" and self._switcher > 0
             if closed == tag:
                 break
 
     def handle_data(self, data: str) -> None:
-        if self._hidden or self._switcher or not data.strip():
+        if self._hidden or not data.strip() or self._foreign(self._current_language()):
             return
-        self.texts.append(Text(f"<{self._open[-1] if self._open else 'html'}>", data))
+        self.texts.append(Text(f"<{self._open[-1][0] if self._open else 'html'}>", data))
 
 
-def visible_texts(html: str) -> list[Text]:
-    parser = _VisibleText()
+def _primary(language: str) -> str:
+    return language.replace("_", "-").split("-")[0].lower()
+
+
+def visible_texts(html: str, language: str | None = None) -> list[Text]:
+    """The page's visible texts; `language` is the page's when it has no <html lang> (an htmx fragment)."""
+    parser = _VisibleText(language)
     parser.feed(html)
     parser.close()
     return [Text(text.where, " ".join(text.text.split())) for text in parser.texts]
+
+
+def markdown_texts(markdown: str) -> list[Text]:
+    """A Markdown document's texts as a reader sees them: line by line, without the marks around the words.
+
+    "- **Status:** Draf" gives "Status" and "Draf"; the parts of a timeline row or an action item
+    (around " — " and ", ") come apart too, and a task list's box is not a word.
+    """
+    texts = []
+    for line in markdown.splitlines():
+        for part in re.split(r"\*\*| — |, ", re.sub(r"^\s*- \[[ xX]\] ", "", line)):
+            words = " ".join(part.split()).strip(_AROUND + "#_★→")
+            if words:
+                texts.append(Text("<markdown>", words))
+    return texts
 
 
 def _catalogue_files(language: str) -> Iterator[Path]:
@@ -113,6 +151,7 @@ class EnglishLeftovers:
     """The English, in one language's catalogues, of everything translated otherwise (or not yet)."""
 
     def __init__(self, language: str) -> None:
+        self.language = language
         effective: dict[tuple[str | None, str], str] = {}
         for path in _catalogue_files(language):
             catalogue = polib.pofile(str(path)) if path.suffix == ".po" else polib.mofile(str(path))
@@ -140,8 +179,11 @@ class EnglishLeftovers:
 
     def find(self, html: str) -> list[tuple[Text, str]]:
         """Each visible text that is English left untranslated, with the msgid it is the English of."""
+        return self.find_in(visible_texts(html, self.language))
+
+    def find_in(self, texts: Iterable[Text]) -> list[tuple[Text, str]]:
         found = []
-        for text in visible_texts(html):
+        for text in texts:
             msgid = self._english_of(text.text)
             if msgid is not None:
                 found.append((text, msgid))

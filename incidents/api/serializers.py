@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -45,8 +46,9 @@ class IncidentRefField(serializers.Field):
     """An incident named by its number, e.g. "INC-1042"."""
 
     default_error_messages = {
-        "invalid": _("Give an incident number such as INC-1042."),
-        "missing": _("No incident {number}."),
+        # Lazy: worded when an error is raised, in the request's language, not once at import.
+        "invalid": gettext_lazy("Give an incident number such as INC-1042."),
+        "missing": gettext_lazy("No incident {number}."),
     }
 
     def to_representation(self, value: Any) -> str:

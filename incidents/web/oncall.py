@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from escalation import overrides
@@ -41,13 +41,16 @@ DEFAULT_WEEKS = 2
 PAGES_PAGE_SIZE = 25
 
 
+def _week_choices() -> list[tuple[int, str]]:
+    """Worded when the form is shown, in the page's language (a lazy string filled in at import would not be)."""
+    return [(weeks, ngettext("%(weeks)d week", "%(weeks)d weeks", weeks) % {"weeks": weeks}) for weeks in WEEKS]
+
+
 class WindowForm(forms.Form):
     weeks = forms.TypedChoiceField(
         label=gettext_lazy("Show the next"),
         coerce=int,
-        choices=[
-            (weeks, ngettext_lazy("%(weeks)d week", "%(weeks)d weeks", weeks) % {"weeks": weeks}) for weeks in WEEKS
-        ],
+        choices=_week_choices,
         initial=DEFAULT_WEEKS,
         required=False,
     )

@@ -35,6 +35,16 @@ def _language_choices() -> list[tuple[str, str]]:
     ]
 
 
+class LanguageSelect(forms.Select):
+    """Each language named in itself, and marked so (`lang`): read out in its own language, and known as not the page's."""
+
+    def create_option(self, name: str, value: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        option = super().create_option(name, value, *args, **kwargs)
+        if value:
+            option["attrs"]["lang"] = value
+        return option
+
+
 class SettingsForm(forms.Form):
     first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
     last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
@@ -47,6 +57,7 @@ class SettingsForm(forms.Form):
     language = forms.ChoiceField(
         label=_("Language"),
         choices=_language_choices,
+        widget=LanguageSelect,
         required=False,
         help_text=_("Used on every device you log in on; the switcher in the header changes it too."),
     )
