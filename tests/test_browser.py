@@ -15,7 +15,7 @@ from incidents.choices import State
 from incidents.models import Incident
 from tests.browser import DESKTOP, PHONE, chromium, screenshot  # noqa: F401 — `chromium` is a fixture
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.pages, pytest.mark.django_db(transaction=True)]
 
 PASSWORD = "correct-horse-battery"
 
@@ -174,10 +174,26 @@ def test_the_pages_at_phone_width(chromium: Any, live_server: Any, people: dict[
         context.close()
 
 
-def test_every_control_is_labelled_and_reachable_by_keyboard(page: Any, people: dict[str, Any]) -> None:
+def test_every_control_is_labelled_and_reachable_by_keyboard(
+    page: Any, people: dict[str, Any], make_incident: Any
+) -> None:
+    incident = make_incident(title="Labels everywhere", impact="high", urgency="high")
     log_in(page, "tono")
-    for path in ("/", "/incidents/new/"):
+    pages = (
+        "/",
+        "/incidents/new/",
+        f"/incidents/{incident.number}/",
+        f"/incidents/{incident.number}/postmortem/",
+        "/oncall/",
+        "/oncall/pages/",
+        "/profile/",
+        "/postmortems/",
+        "/action-items/",
+    )
+    for path in pages:
         page.goto(path)
+        # Every disclosure opened, so the controls inside them are checked too.
+        page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
         unlabelled = page.evaluate(
             """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
                 .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))

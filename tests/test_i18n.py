@@ -956,6 +956,7 @@ def _write_postmortems(world: World, incidents: dict[str, Incident]) -> None:
     )
 
 
+@pytest.mark.pages
 @pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
 def test_the_main_pages_leave_no_english_in_indonesian(page: Page, world: World) -> None:
     response = world.show(page)
@@ -976,6 +977,7 @@ def test_the_main_pages_leave_no_english_in_indonesian(page: Page, world: World)
     assert sum(text.text in leftovers.translations for text in texts) >= 1
 
 
+@pytest.mark.pages
 @pytest.mark.parametrize("path", ["/", "/incidents/{busy}/", "/incidents/new/"])
 def test_the_same_pages_in_english_are_found_english(path: str, world: World) -> None:
     client = world.client("manager")
