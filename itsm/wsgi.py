@@ -3,8 +3,8 @@
 Monitoring posts alerts at a rate no person does, to endpoints that use no
 session, login, CSRF token, message, translation or history: the intake
 paths go through a Django handler with only the middleware they need (the
-request id and the security headers), everything else through the full stack.
-Both lanes resolve the same URLs and run the same views.
+request id and the security headers) and only the intake's URL patterns,
+everything else through the full stack. Both lanes run the same views.
 """
 
 import os
@@ -14,11 +14,15 @@ from typing import Any
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.utils.module_loading import import_string
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "itsm.settings")
 
 INTAKE_PREFIX = "/api/v1/integrations/"
+# The lane resolves against the intake's own patterns, not every page's before them.
+INTAKE_URLCONF = "incidents.intake.urls"
 INTAKE_MIDDLEWARE = (
     "itsm.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -36,6 +40,10 @@ class IntakeHandler(WSGIHandler):
         for path in reversed(INTAKE_MIDDLEWARE):
             handler = convert_exception_to_response(import_string(path)(handler))
         self._middleware_chain = handler
+
+    def get_response(self, request: HttpRequest) -> HttpResponseBase:
+        request.urlconf = INTAKE_URLCONF
+        return super().get_response(request)
 
 
 StartResponse = Callable[..., Any]

@@ -68,3 +68,16 @@ def test_the_lean_lane_still_refuses_what_it_must(service: Any, settings: Any) -
     assert status.startswith("400")
     assert json.loads(content)["status"] == "invalid event"
     assert not AlertEvent.objects.exists()
+
+
+def test_the_lean_lane_resolves_only_the_intakes_paths_and_leaves_the_pages_urls_alone(settings: Any) -> None:
+    from django.urls import get_urlconf, reverse
+
+    settings.ALLOWED_HOSTS = ["localhost"]
+    status, _, _ = _call("POST", "/api/v1/integrations/nothing-here/", b"{}")
+    assert status.startswith("404")
+    # The next request through the full stack resolves against every pattern again.
+    status, _, _ = _call("GET", "/healthz")
+    assert status.startswith("200")
+    assert get_urlconf() in (None, settings.ROOT_URLCONF)
+    assert reverse("web:queue") == "/"
