@@ -10,12 +10,10 @@ shows is built in `incidents.web.incident_page`.
 from typing import Any
 
 from django import forms
-from django.contrib.auth.decorators import login_required, permission_required
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
-from django.views.decorators.http import require_POST
 
 from incidents import fix_plan, investigation, monitoring, response, services, updates
 from incidents.fix_plan import OPTION_FIELDS
@@ -40,7 +38,7 @@ from incidents.web.incident_forms import (
     to_the_minute,
 )
 from incidents.web.incident_page import option_initial
-from incidents.web.views import _act, _incident_or_404
+from incidents.web.views import _act, _incident_or_404, incident_form_view
 
 TASK_CHANGE_FIELDS = ("status", "owner", "expertise", "due_at")
 
@@ -56,9 +54,7 @@ def _row_of(queryset: Any, pk: int, incident: Incident) -> Any:
 # --- The response team and the war room ---------------------------------------------
 
 
-@login_required
-@permission_required("incidents.view_incident", raise_exception=True)
-@require_POST
+@incident_form_view
 def add_role(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -76,9 +72,7 @@ def add_role(request: HttpRequest, number: str) -> HttpResponse:
     )
 
 
-@login_required
-@permission_required("incidents.view_incident", raise_exception=True)
-@require_POST
+@incident_form_view
 def end_role(request: HttpRequest, number: str, pk: int) -> HttpResponse:
     incident = _incident_or_404(number)
     role = _row_of(ResponseRole.objects.select_related("user"), pk, incident)
@@ -92,9 +86,7 @@ def end_role(request: HttpRequest, number: str, pk: int) -> HttpResponse:
     )
 
 
-@login_required
-@permission_required("incidents.view_incident", raise_exception=True)
-@require_POST
+@incident_form_view
 def name_commander(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -117,9 +109,7 @@ def _paged(paged: PagedResponder) -> str:
     ) % {"user": person(paged.role.user), "role": paged.role.get_role_display(), "count": count, "channels": channels}
 
 
-@login_required
-@permission_required("incidents.view_incident", raise_exception=True)
-@require_POST
+@incident_form_view
 def page_responder(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -140,9 +130,7 @@ def page_responder(request: HttpRequest, number: str) -> HttpResponse:
     )
 
 
-@login_required
-@permission_required("incidents.view_incident", raise_exception=True)
-@require_POST
+@incident_form_view
 def meeting_links(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -158,9 +146,7 @@ def meeting_links(request: HttpRequest, number: str) -> HttpResponse:
 # --- Investigation tasks ---------------------------------------------------------------
 
 
-@login_required
-@permission_required("incidents.view_incident", raise_exception=True)
-@require_POST
+@incident_form_view
 def add_task(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -173,9 +159,7 @@ def add_task(request: HttpRequest, number: str) -> HttpResponse:
     )
 
 
-@login_required
-@permission_required("incidents.view_incident", raise_exception=True)
-@require_POST
+@incident_form_view
 def change_task(request: HttpRequest, number: str, pk: int) -> HttpResponse:
     incident = _incident_or_404(number)
     task: InvestigationTask = _row_of(InvestigationTask.objects.select_related("owner"), pk, incident)
@@ -205,9 +189,7 @@ def change_task(request: HttpRequest, number: str, pk: int) -> HttpResponse:
 # --- The fix plan ------------------------------------------------------------------------
 
 
-@login_required
-@permission_required("incidents.view_incident", raise_exception=True)
-@require_POST
+@incident_form_view
 def propose_option(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -220,9 +202,7 @@ def propose_option(request: HttpRequest, number: str) -> HttpResponse:
     )
 
 
-@login_required
-@permission_required("incidents.view_incident", raise_exception=True)
-@require_POST
+@incident_form_view
 def change_option(request: HttpRequest, number: str, pk: int) -> HttpResponse:
     incident = _incident_or_404(number)
     option: SolutionOption = _row_of(SolutionOption.objects.select_related("incident"), pk, incident)
@@ -237,9 +217,7 @@ def change_option(request: HttpRequest, number: str, pk: int) -> HttpResponse:
     )
 
 
-@login_required
-@permission_required("incidents.view_incident", raise_exception=True)
-@require_POST
+@incident_form_view
 def choose_option(request: HttpRequest, number: str, pk: int) -> HttpResponse:
     incident = _incident_or_404(number)
     option: SolutionOption = _row_of(SolutionOption.objects.select_related("incident"), pk, incident)
@@ -253,9 +231,7 @@ def choose_option(request: HttpRequest, number: str, pk: int) -> HttpResponse:
     )
 
 
-@login_required
-@permission_required("incidents.view_incident", raise_exception=True)
-@require_POST
+@incident_form_view
 def record_implementation(request: HttpRequest, number: str, pk: int) -> HttpResponse:
     """Record an implementation of the option `pk`; a rollback plan typed here is saved on the option first.
 
@@ -288,9 +264,7 @@ def record_implementation(request: HttpRequest, number: str, pk: int) -> HttpRes
 # --- Monitoring and status updates -------------------------------------------------------
 
 
-@login_required
-@permission_required("incidents.view_incident", raise_exception=True)
-@require_POST
+@incident_form_view
 def report_recurrence(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -303,9 +277,7 @@ def report_recurrence(request: HttpRequest, number: str) -> HttpResponse:
     )
 
 
-@login_required
-@permission_required("incidents.view_incident", raise_exception=True)
-@require_POST
+@incident_form_view
 def post_update(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -323,9 +295,7 @@ def post_update(request: HttpRequest, number: str) -> HttpResponse:
 # --- Related incidents and attachments ------------------------------------------------------
 
 
-@login_required
-@permission_required("incidents.view_incident", raise_exception=True)
-@require_POST
+@incident_form_view
 def mark_duplicate(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -341,9 +311,7 @@ def mark_duplicate(request: HttpRequest, number: str) -> HttpResponse:
     )
 
 
-@login_required
-@permission_required("incidents.view_incident", raise_exception=True)
-@require_POST
+@incident_form_view
 def link_major(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -361,9 +329,7 @@ def link_major(request: HttpRequest, number: str) -> HttpResponse:
     )
 
 
-@login_required
-@permission_required("incidents.view_incident", raise_exception=True)
-@require_POST
+@incident_form_view
 def add_attachment(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(

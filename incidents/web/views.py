@@ -171,6 +171,11 @@ def priority_preview(request: HttpRequest) -> HttpResponse:
     return render(request, "web/_priority.html", {"priority": priority})
 
 
+def incident_form_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A form posted from the incident page: by POST, from a signed-in user who may read incidents."""
+    return login_required(permission_required("incidents.view_incident", raise_exception=True)(require_POST(view)))
+
+
 def _incident_or_404(number: str) -> Incident:
     pk = Incident.pk_from_number(number)
     incident = incident_list().filter(pk=pk).first() if pk else None
@@ -252,9 +257,7 @@ def _act(
     return redirect("web:incident", number=incident.number)
 
 
-@login_required
-@permission_required("incidents.view_incident", raise_exception=True)
-@require_POST
+@incident_form_view
 def incident_transition(request: HttpRequest, number: str, name: str) -> HttpResponse:
     incident = _incident_or_404(number)
     if name not in TRANSITION_LABELS:
@@ -270,9 +273,7 @@ def incident_transition(request: HttpRequest, number: str, name: str) -> HttpRes
     )
 
 
-@login_required
-@permission_required("incidents.view_incident", raise_exception=True)
-@require_POST
+@incident_form_view
 def incident_note(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -287,9 +288,7 @@ def incident_note(request: HttpRequest, number: str) -> HttpResponse:
     )
 
 
-@login_required
-@permission_required("incidents.view_incident", raise_exception=True)
-@require_POST
+@incident_form_view
 def incident_assign(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -304,9 +303,7 @@ def incident_assign(request: HttpRequest, number: str) -> HttpResponse:
     )
 
 
-@login_required
-@permission_required("incidents.view_incident", raise_exception=True)
-@require_POST
+@incident_form_view
 def incident_escalate(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
