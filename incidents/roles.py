@@ -109,6 +109,9 @@ _MANAGER_PERMISSIONS = [
     *(f"incidents.{action}_updatesubscription" for action in ("add", "change", "delete", "view")),
     "incidents.view_updatedelivery",
     "incidents.redeliver_updatedelivery",
+    # Management reports: the dashboard, the exports and the scheduled summaries.
+    "reports.view_reports",
+    *(f"reports.{action}_reportsubscription" for action in ("add", "change", "delete", "view")),
 ]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {

@@ -25,6 +25,8 @@ urlpatterns = [
     path("api/v1/incidents/<str:number>/", include("incidents.api.response_urls")),
     path("api/v1/", include("incidents.api.updates_urls")),
     path("api/v1/", include("incidents.api.postmortem_urls")),
+    path("api/v1/reports/", include("reports.api.urls")),
+    path("reports/", include("reports.web.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api-auth/", include("rest_framework.urls")),
