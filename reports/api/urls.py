@@ -1,3 +1,7 @@
-from django.urls import URLPattern
+from django.urls import path
 
-urlpatterns: list[URLPattern] = []
+from reports.api.views import SummaryView
+
+urlpatterns = [
+    path("summary/", SummaryView.as_view(), name="reports-summary"),
+]
