@@ -30,10 +30,9 @@ def _values(query: Mapping[str, object], name: str) -> list[str]:
     """Every value of a parameter: from a QueryDict's `getlist`, or a plain dict of strings or lists."""
     getlist = getattr(query, "getlist", None)
     raw = getlist(name) if getlist else query.get(name, [])
-    if isinstance(raw, str):
-        raw = [raw]
+    items: list[object] = [raw] if isinstance(raw, str) else list(raw) if isinstance(raw, list | tuple) else []
     values: list[str] = []
-    for item in raw or []:
+    for item in items:
         # "a,b" and repeated parameters both work.
         values += [part.strip() for part in str(item).split(",") if part.strip()]
     return values

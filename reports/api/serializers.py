@@ -8,7 +8,7 @@ from reports.metrics import Summary
 
 class ReportTallySerializer(serializers.Serializer):
     key = serializers.CharField(help_text="A priority, category, service slug or team slug ('' for no team).")
-    label = serializers.CharField()
+    name = serializers.CharField(source="label", help_text="What the key means, in the reader's language.")
     count = serializers.IntegerField()
 
 
