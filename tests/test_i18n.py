@@ -671,6 +671,11 @@ PAGES = [
         data={"item-{item}-status": "in_progress", "next": "/action-items/"},
         htmx=True,
     ),
+    # The reports dashboard: an empty period, this month's incidents, and a query with errors.
+    Page("reports", "/reports/"),
+    Page("reports, this month", "/reports/?period=this_month&priority=P1&priority=P3"),
+    Page("reports, by week and service", "/reports/?period=last_90&service=checkout-payments"),
+    Page("reports, a query with errors", "/reports/?start=2026-13-01&end=soon&service=nope&tz=Mars/Olympus"),
 ]
 
 

@@ -1,5 +1,9 @@
-from django.urls import URLPattern
+from django.urls import path
+
+from reports.web import views
 
 app_name = "reports"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+]
