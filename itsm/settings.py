@@ -258,6 +258,10 @@ INTAKE_GATHER_MS = env_int("INTAKE_GATHER_MS", 200, minimum=0)
 # Processed events (each alert's log) are kept this long; alerts and incidents stay.
 INTAKE_EVENT_RETENTION_DAYS = env_int("INTAKE_EVENT_RETENTION_DAYS", 30, minimum=1)
 
+# --- Prometheus ------------------------------------------------------------
+# GET /metrics answers only with this bearer token; unset (the default), the endpoint is off (404).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+
 # --- REST API -------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -7,6 +7,7 @@ from escalation.api.profile import MyContactMethodViewSet, MyNotificationRuleVie
 from escalation.api.views import TeamViewSet
 from incidents.api.views import IncidentViewSet, ServiceViewSet
 from itsm.health import healthz
+from reports.prometheus import metrics
 
 router = DefaultRouter()
 router.register("incidents", IncidentViewSet, basename="incident")
@@ -31,6 +32,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api-auth/", include("rest_framework.urls")),
     path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("", include("escalation.oncall_urls")),
     path("", include("escalation.paging_urls")),
 ]
