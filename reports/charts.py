@@ -82,6 +82,12 @@ def _empty(message: str) -> SafeString:
     return format_html('<p class="empty chart-empty">{}</p>', message)
 
 
+def _ticks(scale_max: float) -> list[float]:
+    """Zero, the middle and the top of an axis; no middle when it is not a whole number (half an incident)."""
+    middle = scale_max / 2
+    return [0.0, middle, scale_max] if middle.is_integer() else [0.0, scale_max]
+
+
 def _tick_text(value: float) -> str:
     return f"{value:g}"
 
@@ -133,10 +139,7 @@ def horizontal_bars(
         "",
         '<line class="tick" x1="{0}" x2="{0}" y1="{1}" y2="{2}"/><text class="tick-label" x="{0}" y="{3}" '
         'text-anchor="middle">{4}</text>',
-        (
-            (f"{x_of(value):.1f}", axis_y, axis_y + 4, axis_y + 16, _tick_text(value))
-            for value in (0.0, scale_max / 2, scale_max)
-        ),
+        ((f"{x_of(value):.1f}", axis_y, axis_y + 4, axis_y + 16, _tick_text(value)) for value in _ticks(scale_max)),
     )
     return format_html(
         '<svg class="chart" viewBox="0 0 {} {}" width="100%" role="img" aria-label="{}" '
@@ -219,7 +222,7 @@ def stacked_columns(
         '<text class="tick-label" x="{3}" y="{4}" text-anchor="end">{5}</text>',
         (
             (left, left + plot_width, f"{y_of(value):.1f}", left - 4, f"{y_of(value) + 4:.1f}", _tick_text(value))
-            for value in (0.0, scale_max / 2, scale_max)
+            for value in _ticks(scale_max)
         ),
     )
     key = format_html_join(

@@ -207,3 +207,44 @@ def test_every_control_is_labelled_and_reachable_by_keyboard(
     page.locator("#id_title").focus()
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.id") == "id_description"
+
+
+def test_the_reports_dashboard_fits_a_phone_and_every_control_is_labelled(
+    chromium: Any,  # noqa: F811
+    live_server: Any,
+    people: dict[str, Any],
+    make_incident: Any,
+    service: Any,
+) -> None:
+    from playwright.sync_api import expect
+
+    make_incident(title="Checkout down", services=[service], impact="high", urgency="high")
+    for viewport, name in ((PHONE, "reports-phone"), (DESKTOP, "reports-desktop")):
+        context = chromium.new_context(viewport=viewport, base_url=live_server.url, locale="en-GB")
+        try:
+            screen = context.new_page()
+            log_in(screen, "wulan")
+            screen.get_by_role("link", name="Reports").click()
+            expect(screen.get_by_role("heading", level=1)).to_have_text("Reports")
+            screen.get_by_label("Period", exact=True).select_option("this_month")
+            screen.get_by_role("button", name="Show").click()
+            expect(screen.locator(".card-incidents .card-value")).to_have_text("1")
+            # The charts are images with a summary, drawn inside the screen's width.
+            charts = screen.locator("svg.chart[role=img]")
+            assert charts.count() >= 5
+            assert charts.first.get_attribute("aria-label")
+            assert screen.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+            widest = screen.evaluate(
+                "Math.max(...[...document.querySelectorAll('svg.chart')].map(s => s.getBoundingClientRect().right))"
+            )
+            assert widest <= viewport["width"]
+            screen.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
+            unlabelled = screen.evaluate(
+                """() => [...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+                    .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+                    .map(el => el.name)"""
+            )
+            assert unlabelled == []
+            screenshot(screen, name)
+        finally:
+            context.close()
