@@ -25,6 +25,7 @@ import pytest
 import time_machine
 from django.test import Client
 
+from escalation import profile
 from escalation.models import SlaClock
 from escalation.sla import record_breach
 from incidents import lifecycle
@@ -266,6 +267,18 @@ def test_the_default_is_the_last_30_days_in_the_users_zone(manager: Any) -> None
         html = logged_in(manager).get("/reports/").content.decode()
     assert "From Sept. 11, 2026 to Oct. 10, 2026 (UTC)" in html
     assert re.search(r'<option value="last_30" selected>', html)
+
+
+def test_the_period_and_the_breaches_are_in_the_users_own_time_zone(manager: Any, october: dict[str, Incident]) -> None:
+    profile.update_settings(
+        user=manager, actor=manager, first_name="Maya", last_name="", email="", time_zone="Asia/Jakarta", language=""
+    )
+    with time_machine.travel(at(11, 20), tick=False):  # 12 Oct 03:00 in Jakarta
+        html = logged_in(manager).get("/reports/").content.decode()
+    assert "From Sept. 12, 2026 to Oct. 11, 2026 (Asia/Jakarta)" in html
+    assert '<option value="Asia/Jakarta" selected>' in html
+    # INC B's response SLA breached at 15:15 UTC: 22:15 in Jakarta.
+    assert '<time datetime="2026-10-02T22:15:00+07:00">10/02/2026 10:15 p.m.</time>' in html
 
 
 @pytest.mark.parametrize(
