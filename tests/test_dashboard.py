@@ -246,10 +246,22 @@ def test_filters_narrow_the_report_and_are_kept_in_the_downloads(
         "/api/v1/reports/summary/pdf/?start=2026-10-01&amp;end=2026-10-10&amp;tz=UTC&amp;service=checkout-payments&amp;priority=P1"
         in html
     )
-    assert '&amp;service=checkout-payments&amp;priority=P1"' in html  # the incident list too
+    assert "/api/v1/reports/incidents/csv/?created_after=2026-10-01T00%3A00%3A00%2B00%3A00" in html
+    assert '&amp;priority=P1&amp;service=checkout-payments"' in html  # the incident list takes them too
+    assert "Not every filter chosen here applies to it." not in html
     # The form shows what was chosen.
     assert re.search(r'<option value="checkout-payments" selected>', html)
     assert re.search(r'<input type="checkbox" name="priority" value="P1"[^>]* checked>', html)
+    # Two services and a category: the incident list cannot take them, and the page says so.
+    Service.objects.create(name="Search", slug="search")
+    wider = logged_in(manager).get(f"{OCTOBER}&service={service.slug}&service=search&category=network")
+    html = wider.content.decode()
+    assert card(html, "incidents").startswith("Incidents 0 ")
+    assert "Not every filter chosen here applies to it." in html
+    assert (
+        'href="/api/v1/reports/incidents/csv/?created_after=2026-10-01T00%3A00%3A00%2B00%3A00'
+        '&amp;created_before=2026-10-11T00%3A00%3A00%2B00%3A00"' in html
+    )
 
 
 def test_a_preset_counts_whole_days_in_the_users_time_zone(manager: Any, october: dict[str, Incident]) -> None:

@@ -31,21 +31,34 @@ def _user_zone() -> zoneinfo.ZoneInfo:
     return current if isinstance(current, zoneinfo.ZoneInfo) else zoneinfo.ZoneInfo("UTC")
 
 
-def _export_links(summary: Summary) -> dict[str, str]:
-    filters = summary.filters.as_query()
-    query = period_query(summary.period, filters).urlencode()
-    incidents = urlencode(
-        {
-            "created_after": summary.period.starts_at.isoformat(),
-            "created_before": summary.period.ends_at.isoformat(),
-            **filters,
-        },
-        doseq=True,
-    )
+def _incident_list_query(summary: Summary) -> tuple[str, bool]:
+    """The incident list's query for the period, and whether it could carry every filter.
+
+    The list takes the API's incident filters: any number of priorities, but one
+    service and one team at most, and no category.
+    """
+    filters = summary.filters
+    query: dict[str, object] = {
+        "created_after": summary.period.starts_at.isoformat(),
+        "created_before": summary.period.ends_at.isoformat(),
+        "priority": list(filters.priorities),
+    }
+    if len(filters.services) == 1:
+        query["service"] = filters.services[0]
+    if len(filters.teams) == 1:
+        query["team"] = filters.teams[0]
+    complete = len(filters.services) <= 1 and len(filters.teams) <= 1 and not filters.categories
+    return urlencode(query, doseq=True), complete
+
+
+def _export_links(summary: Summary) -> dict[str, object]:
+    query = period_query(summary.period, summary.filters.as_query()).urlencode()
+    incidents, complete = _incident_list_query(summary)
     return {
         "pdf": f"{SUMMARY_PDF}?{query}",
         "xlsx": f"{SUMMARY_XLSX}?{query}",
         "csv": f"{INCIDENTS_CSV}?{incidents}",
+        "csv_complete": complete,
     }
 
 
