@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.postgres.aggregates import StringAgg
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Aggregate, Case, CharField, OuterRef, QuerySet, Subquery, Value, When
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
@@ -29,6 +29,7 @@ from openpyxl.utils import get_column_letter
 from escalation.models import SlaClock
 from escalation.models.sla import ClockKind
 from incidents.models import Incident
+from incidents.models.incidents import NUMBER_PREFIX
 
 # Rows fetched from the database at a time (the server-side cursor's batch on PostgreSQL).
 CHUNK_SIZE = 2000
@@ -158,48 +159,85 @@ def downtime_seconds(
     return max(0, int((ended - started_at).total_seconds()))
 
 
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    return None if value is None else value.astimezone(dt.UTC)
+
+
 def row_values(raw: tuple[Any, ...]) -> list[Any]:
-    """One incident's cells, in the order of COLUMNS (datetimes aware, in UTC; empty cells None)."""
-    read = dict(zip(_READ, raw, strict=True))
-    values: dict[str, Any] = {
-        **read,
-        "number": Incident(pk=read["pk"]).number,
-        "services": read["service_slugs"] or "",
-        "team": read["team__slug"] or "",
-        "assignee": read["assignee__username"] or "",
-        "commander": read["commander__username"] or "",
-        "downtime_seconds": downtime_seconds(read["started_at"], read["mitigated_at"], read["resolved_at"]),
-        "acknowledge_sla": read["acknowledge_sla"] or "",
-        "resolve_sla": read["resolve_sla"] or "",
-    }
-    for column in COLUMNS:
-        if column.kind == "datetime" and values[column.key] is not None:
-            values[column.key] = values[column.key].astimezone(dt.UTC)
-    return [values[column.key] for column in COLUMNS]
+    """One incident's cells, in the order of COLUMNS (datetimes aware, in UTC; empty cells None).
+
+    Called once per row of a million: plain unpacking, no model instance, no dict.
+    """
+    (
+        pk, title, state, priority, impact, urgency, category, source, slugs, team, assignee, commander,
+        affected_users, started_at, detected_at, created_at, acknowledged_at, mitigated_at, resolved_at,
+        closed_at, reopen_count, acknowledge_sla, resolve_sla,
+    ) = raw  # fmt: skip
+    return [
+        f"{NUMBER_PREFIX}{pk}",
+        title,
+        state,
+        priority,
+        impact,
+        urgency,
+        category,
+        source,
+        slugs or "",
+        team or "",
+        assignee or "",
+        commander or "",
+        affected_users,
+        _utc(started_at),
+        _utc(detected_at),
+        _utc(created_at),
+        _utc(acknowledged_at),
+        _utc(mitigated_at),
+        _utc(resolved_at),
+        _utc(closed_at),
+        downtime_seconds(started_at, mitigated_at, resolved_at),
+        reopen_count,
+        acknowledge_sla or "",
+        resolve_sla or "",
+    ]
 
 
 def iter_rows(incidents: QuerySet[Incident], chunk_size: int = CHUNK_SIZE) -> Iterator[list[Any]]:
-    """Every incident's cells, read `chunk_size` rows at a time (a server-side cursor on PostgreSQL)."""
-    for raw in export_rows(incidents).iterator(chunk_size=chunk_size):
-        yield row_values(raw)
+    """Every incident's cells, read `chunk_size` rows at a time (a server-side cursor on PostgreSQL).
+
+    Inside a transaction: outside one, Django declares the cursor WITH HOLD,
+    and PostgreSQL then computes and stores the whole result before the first
+    row leaves. Inside, rows stream from the database as the client reads them,
+    all from one snapshot. Closing the generator (the client went away) ends it.
+    """
+    with transaction.atomic():
+        for raw in export_rows(incidents).iterator(chunk_size=chunk_size):
+            yield row_values(raw)
 
 
 # --- CSV ---------------------------------------------------------------------------------
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_STARTS = frozenset("=+-@\t\r")
 # Rows written into one piece of the streamed response.
 ROWS_PER_PIECE = 500
 
 
 def csv_cell(value: Any) -> str:
-    """A cell as CSV text: datetimes in ISO 8601 (UTC, 'Z'), text defused against formulas."""
+    """A cell as CSV text: datetimes in ISO 8601 (UTC, 'Z'), text defused against formulas.
+
+    Called for every cell of a million rows, so the common cases come first.
+    """
+    kind = type(value)
+    if kind is str:
+        return "'" + value if value and value[0] in _FORMULA_STARTS else value
     if value is None:
         return ""
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    if kind is dt.datetime:
+        if value.utcoffset():
+            value = value.astimezone(dt.UTC)
+        return value.isoformat(timespec="seconds")[:19] + "Z"
     if isinstance(value, str):
-        return "'" + value if value.startswith(_FORMULA_STARTS) else value
+        return csv_cell(str(value))
     return str(value)
 
 
