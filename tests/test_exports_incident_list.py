@@ -239,7 +239,7 @@ def test_a_large_csv_is_streamed_with_the_same_number_of_queries_as_a_small_one(
             response = client.get(CSV_URL)
             assert isinstance(response, StreamingHttpResponse)
             rows = rows_of(response)
-        captured.append([q["sql"][:90] for q in queries.captured_queries])
+        captured.append([q["sql"] for q in queries.captured_queries])
         return len(rows), len(queries.captured_queries)
 
     _many(10, service, team)
@@ -249,10 +249,12 @@ def test_a_large_csv_is_streamed_with_the_same_number_of_queries_as_a_small_one(
 
     assert (small, large) == (10, 3000)
     assert large_queries == small_queries
-    # The token, the user's permissions and profile, and the incidents, services and clocks in one query.
-    reads = [sql for sql in captured[-1] if sql.startswith("SELECT")]
+    # The token, the user's permissions and profile, and the incidents, services and clocks in one query
+    # (on PostgreSQL a DECLARE of the server-side cursor, which FETCHes in chunks).
+    reads = [sql for sql in captured[-1] if "SAVEPOINT" not in sql]
     assert len(reads) == 5, reads
-    assert len([sql for sql in reads if '"incidents_incident"' in sql]) == 1
+    (incidents,) = [sql for sql in reads if '"incidents_incident"' in sql]
+    assert incidents.startswith("DECLARE" if connection.vendor == "postgresql" else "SELECT")
     rows = rows_of(client.get(CSV_URL))
     assert {row["services"] for row in rows} == {"checkout-payments"}
     assert {row["state"] for row in rows} == {State.NEW}

@@ -244,7 +244,8 @@ def test_the_page_shows_the_report_with_a_link_to_its_pdf(
         "The expired certificate was found",
         "An expired TLS certificate on the card gateway",
         "Alert 30 days before a certificate expires",
-        "1 h 0 min",
+        "1 h 0 min",  # downtime, and time to resolve
+        "5 min",  # time to acknowledge
         "48000",
     ):
         assert expected in html, expected

@@ -24,5 +24,7 @@ def incident_report_page(request: HttpRequest, number: str) -> HttpResponse:
             "incident": report.incident,
             "zone": timezone.get_current_timezone_name(),
             "downtime": span(report.downtime_seconds),
+            "to_acknowledge": span(report.time_to_acknowledge),
+            "to_resolve": span(report.time_to_resolve),
         },
     )

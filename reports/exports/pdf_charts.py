@@ -29,12 +29,16 @@ def _titled(height: float, title: str) -> Drawing:
     return drawing
 
 
-def _step(top: int) -> int:
-    """A value step giving at most about five gridlines."""
-    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000):
-        if top / step <= 5:
-            return step
-    return max(1, top // 5)
+def _scale(top: float) -> tuple[int, int]:
+    """A round axis end above `top` and its step: at most about five gridlines."""
+    top = max(1.0, top)
+    magnitude = 1
+    while True:
+        for base in (1, 2, 5):
+            step = base * magnitude
+            if top / step <= 5:
+                return step * -int(-top // step), step
+        magnitude *= 10
 
 
 def over_time_chart(summary: Summary, title: str, date_format: str = "%m-%d") -> Drawing:
@@ -53,10 +57,8 @@ def over_time_chart(summary: Summary, title: str, date_format: str = "%m-%d") ->
     chart.categoryAxis.labels.fontSize = 7
     chart.categoryAxis.labels.angle = 45
     chart.categoryAxis.labels.boxAnchor = "ne"
-    top = max((b.count for b in buckets), default=0)
     chart.valueAxis.valueMin = 0
-    chart.valueAxis.valueMax = max(1, top)
-    chart.valueAxis.valueStep = _step(max(1, top))
+    chart.valueAxis.valueMax, chart.valueAxis.valueStep = _scale(max((b.count for b in buckets), default=0))
     chart.valueAxis.labels.fontName = FONT
     chart.valueAxis.labels.fontSize = 7
     chart.bars.strokeWidth = 0
@@ -64,7 +66,7 @@ def over_time_chart(summary: Summary, title: str, date_format: str = "%m-%d") ->
     for index, colour in enumerate(PRIORITY_COLOURS):
         chart.bars[index].fillColor = colour
     drawing.add(chart)
-    drawing.add(_priority_legend(WIDTH - 80, 170))
+    drawing.add(_priority_legend(WIDTH - 70, 175))
     return drawing
 
 
@@ -74,23 +76,24 @@ def _priority_legend(x: float, y: float) -> Legend:
     legend.fontName = FONT
     legend.fontSize = 8
     legend.alignment = "right"
+    legend.columnMaximum = len(Priority.values)
     legend.colorNamePairs = list(zip(PRIORITY_COLOURS, Priority.values, strict=True))
     return legend
 
 
 def by_priority_chart(summary: Summary, title: str) -> Drawing:
     """Incidents per priority, one bar each."""
-    drawing = _titled(150, title)
+    drawing = _titled(160, title)
     chart = HorizontalBarChart()
-    chart.x, chart.y, chart.width, chart.height = 110, 10, WIDTH - 160, 110
+    chart.x, chart.y, chart.width, chart.height = 110, 25, WIDTH - 160, 110
     counts = [t.count for t in summary.by_priority]
     chart.data = [list(reversed(counts))]
     chart.categoryAxis.categoryNames = [drawable(t.label) for t in reversed(summary.by_priority)]
     chart.categoryAxis.labels.fontName = FONT
     chart.categoryAxis.labels.fontSize = 8
     chart.valueAxis.valueMin = 0
-    chart.valueAxis.valueMax = max(1, *counts)
-    chart.valueAxis.valueStep = _step(max(1, *counts))
+    # Room at the end of the longest bar for its number.
+    chart.valueAxis.valueMax, chart.valueAxis.valueStep = _scale(max(counts) * 1.15)
     chart.valueAxis.labels.fontName = FONT
     chart.valueAxis.labels.fontSize = 7
     chart.bars.strokeWidth = 0
@@ -110,9 +113,9 @@ def availability_chart(summary: Summary, title: str) -> Drawing | None:
     if not services:
         return None
     height = 40 + 16 * len(services)
-    drawing = _titled(height + 10, title)
+    drawing = _titled(height + 25, title)
     chart = HorizontalBarChart()
-    chart.x, chart.y, chart.width, chart.height = 150, 10, WIDTH - 200, height - 25
+    chart.x, chart.y, chart.width, chart.height = 150, 25, WIDTH - 200, height - 25
     values = [s.availability_percent for s in reversed(services)]
     chart.data = [values]
     chart.categoryAxis.categoryNames = [drawable(s.name[:28]) for s in reversed(services)]

@@ -29,6 +29,9 @@ FONT = "Helvetica"
 BOLD = "Helvetica-Bold"
 # Stand-ins for characters Helvetica (Windows-1252) does not draw.
 _STAND_INS = {"→": "->", "←": "<-", "★": "*", "✓": "v", "≥": ">=", "≤": "<=", "■": "#", "▲": "+", "▼": "-"}
+MARGIN = 16 * mm
+# What the margins leave for the text.
+PAGE_WIDTH = A4[0] - 2 * MARGIN
 GRID = colors.HexColor("#c9ced6")
 HEADER_FILL = colors.HexColor("#eef1f5")
 INK = colors.HexColor("#1f2933")
@@ -93,8 +96,8 @@ def build_pdf(story: list[Flowable], *, title: str, footer: str) -> bytes:
     document = SimpleDocTemplate(
         output,
         pagesize=A4,
-        leftMargin=16 * mm,
-        rightMargin=16 * mm,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
         topMargin=16 * mm,
         bottomMargin=18 * mm,
         title=drawable(title),
@@ -107,8 +110,8 @@ def build_pdf(story: list[Flowable], *, title: str, footer: str) -> bytes:
         canvas.saveState()
         canvas.setFont(FONT, 8)
         canvas.setFillColor(colors.grey)
-        canvas.drawString(16 * mm, 10 * mm, footer)
-        canvas.drawRightString(A4[0] - 16 * mm, 10 * mm, page_label % {"number": doc.page})
+        canvas.drawString(MARGIN, 10 * mm, footer)
+        canvas.drawRightString(A4[0] - MARGIN, 10 * mm, page_label % {"number": doc.page})
         canvas.restoreState()
 
     on_page: Callable[[Canvas, SimpleDocTemplate], None] = decorate

@@ -16,7 +16,7 @@ from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph,
 
 from reports.exports.durations import span
 from reports.exports.pdf_charts import availability_chart, by_priority_chart, over_time_chart
-from reports.exports.pdf_common import Styles, build_pdf, grid_table, para_text, paragraph, when
+from reports.exports.pdf_common import PAGE_WIDTH, Styles, build_pdf, grid_table, para_text, paragraph, when
 from reports.exports.period_tables import (
     COUNT,
     DATE,
@@ -90,7 +90,27 @@ def _table(table: Table, summary: Summary, styles: Styles) -> list[Flowable]:
     return [
         CondPageBreak(40 * mm),
         Paragraph(para_text(table.title), styles.h2),
-        grid_table(rows, numeric_from=numeric_from),
+        grid_table(rows, _widths(table, summary), numeric_from=numeric_from),
+    ]
+
+
+# The width of a column of figures; text columns share what is left, by how long their text is.
+_FIGURE_WIDTHS = {COUNT: 18 * mm, PERCENT: 20 * mm, DURATION: 22 * mm, DATE: 22 * mm, DATETIME: 28 * mm}
+
+
+def _widths(table: Table, summary: Summary) -> list[float]:
+    fixed = sum(_FIGURE_WIDTHS.get(kind, 0) for kind in table.kinds if kind != "text")
+    weights = {
+        index: min(
+            40, max(4, len(table.headers[index]), *(len(_shown(row[index], "text", summary)) for row in table.rows))
+        )
+        for index, kind in enumerate(table.kinds)
+        if kind == "text"
+    }
+    share = (PAGE_WIDTH - fixed) / (sum(weights.values()) or 1)
+    return [
+        weights[i] * share if kind == "text" else _FIGURE_WIDTHS.get(kind, 20 * mm)
+        for i, kind in enumerate(table.kinds)
     ]
 
 
