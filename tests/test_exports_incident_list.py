@@ -71,6 +71,7 @@ def test_the_csv_has_every_column_with_known_values(worked: dict[str, Incident],
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert response["Content-Disposition"].startswith('attachment; filename="incidents-')
+    assert response["X-Accel-Buffering"] == "no"
     rows = rows_of(response)
     assert list(rows[0]) == [column.key for column in incident_list.COLUMNS]
     # Newest first, as the API lists them.

@@ -125,6 +125,8 @@ class IncidentCsvView(_IncidentListExport):
     def get(self, request: Request) -> StreamingHttpResponse:
         """The incident list as CSV (UTC times), streamed: any number of incidents in constant memory."""
         response = StreamingHttpResponse(incident_list.csv_pieces(self.incidents()), content_type=CSV_TYPE)
+        # A proxy that buffers (nginx does by default) would hold the whole file before sending any.
+        response["X-Accel-Buffering"] = "no"
         return attachment(response, f"incidents-{_stamp()}.csv")
 
 
@@ -163,7 +165,7 @@ class IncidentXlsxView(_IncidentListExport):
 # --- The period report --------------------------------------------------------------------
 
 
-def _period_name(request: Request, suffix: str) -> tuple[Any, str]:
+def _summary_and_filename(request: Request, suffix: str) -> tuple[Any, str]:
     period, filters = report_query(request)
     summary = summarize(period, filters, compare=True)
     return summary, f"incident-report-{period.start:%Y%m%d}-{period.end:%Y%m%d}.{suffix}"
@@ -179,7 +181,7 @@ class PeriodXlsxView(FileExportView):
     )
     def get(self, request: Request) -> HttpResponse:
         """The period report as a workbook: a sheet per table, the previous period beside the headline."""
-        summary, filename = _period_name(request, "xlsx")
+        summary, filename = _summary_and_filename(request, "xlsx")
         return attachment(HttpResponse(period_xlsx(summary), content_type=XLSX_TYPE), filename)
 
 
@@ -193,7 +195,7 @@ class PeriodPdfView(FileExportView):
     )
     def get(self, request: Request) -> HttpResponse:
         """The period report as a PDF in the reader's language: headline figures, charts and tables."""
-        summary, filename = _period_name(request, "pdf")
+        summary, filename = _summary_and_filename(request, "pdf")
         return attachment(HttpResponse(period_pdf(summary), content_type=PDF_TYPE), filename)
 
 
