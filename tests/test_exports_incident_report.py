@@ -11,6 +11,7 @@ import time_machine
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone, translation
 
 from escalation import profile as settings_of
 from escalation.models import Team
@@ -225,6 +226,8 @@ def test_the_pdf_is_managements_and_in_the_readers_language(
     assert "Sorotan kronologi" in text
     assert "Waktu dalam Asia/Jakarta" in text
     assert "2026-10-05 14:50" in text  # 07:50 UTC in Jakarta
+    # Only for that request: the thread that served it is back to the defaults.
+    assert (translation.get_language(), timezone.get_current_timezone_name()) == ("en", "UTC")
 
 
 @pytest.mark.django_db

@@ -14,6 +14,7 @@ from escalation.models import SlaClock, Team
 from incidents import lifecycle
 from incidents.choices import Category, Level
 from incidents.models import Incident, Service
+from reports.exports.pdf_common import drawable
 
 XLSX_URL = "/api/v1/reports/summary/xlsx/"
 PDF_URL = "/api/v1/reports/summary/pdf/"
@@ -179,3 +180,16 @@ def test_an_empty_period_still_makes_both_files(manager: Any, api: Any) -> None:
     figures = {row[0]: row[1:] for row in list(workbook["Overview"].values)[3:]}
     assert figures["Incidents"] == (0, 0, None)
     assert "Nothing in this period." in pdf_text(client.get(PDF_URL + OCTOBER).content)
+
+
+def test_text_the_pdf_font_cannot_draw_gets_a_stand_in() -> None:
+    # Helvetica draws Windows-1252: Indonesian and the reports' punctuation, not arrows, stars or other scripts.
+    assert drawable("Pembayaran gagal · 5–10 menit — “kartu” ×2") == "Pembayaran gagal · 5–10 menit — “kartu” ×2"
+    assert drawable("new → acknowledged ★ 支付") == "new -> acknowledged * ??"
+
+
+@pytest.mark.django_db
+def test_a_title_the_font_cannot_draw_still_makes_a_pdf(october: dict[str, Incident], manager: Any, api: Any) -> None:
+    Incident.objects.filter(pk=october["p3"].pk).update(title="VPN → 支付 ★")
+    text = pdf_text(api(manager).get(PDF_URL + OCTOBER).content)
+    assert "VPN -> ?? *" in text

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import zoneinfo
+from contextlib import AbstractContextManager
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -48,20 +49,22 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PDF_TYPE = "application/pdf"
 
 
-def use_profile_preferences(user: Any) -> None:
-    """The user's own language and time zone, for a request a token authenticated.
+def profile_preferences(user: Any) -> list[AbstractContextManager[Any]]:
+    """The user's own language and time zone, to enter for a request a token authenticated.
 
     The middleware that does this for pages runs before DRF knows who a token
     belongs to, so a script would otherwise get the server's defaults.
     """
     profile = getattr(user, "responder_profile", None)
     if profile is None:
-        return
+        return []
+    preferences: list[AbstractContextManager[Any]] = []
     language = getattr(profile, "language", "")
     if language and language in dict(settings.LANGUAGES):
-        translation.activate(language)
+        preferences.append(translation.override(language))
     with contextlib.suppress(zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
-        timezone.activate(zoneinfo.ZoneInfo(profile.time_zone))
+        preferences.append(timezone.override(zoneinfo.ZoneInfo(profile.time_zone)))
+    return preferences
 
 
 def attachment(response: Response, filename: str) -> Response:
@@ -84,10 +87,16 @@ class FileExportView(APIView):
     renderer_classes = [JSONRenderer]
     content_negotiation_class = _AnyAccept
 
+    def dispatch(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+        # The user's preferences last as long as the request, not into the next one on this thread.
+        with contextlib.ExitStack() as self.preferences:
+            return super().dispatch(request, *args, **kwargs)
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         if request.auth is not None:
-            use_profile_preferences(request.user)
+            for preference in profile_preferences(request.user):
+                self.preferences.enter_context(preference)
 
 
 def _stamp() -> str:
