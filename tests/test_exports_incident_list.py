@@ -267,3 +267,13 @@ def test_rows_are_read_in_chunks_through_an_iterator(agent: Any, service: Servic
     rows = incident_list.iter_rows(Incident.objects.order_by("pk"), chunk_size=10)
     assert not isinstance(rows, list)
     assert [row[0] for row in rows] == [incident.number for incident in Incident.objects.order_by("pk")]
+
+
+@pytest.mark.django_db
+def test_a_cancelled_incidents_clocks_are_stopped_not_running(
+    agent: Any, make_incident: Callable[..., Incident], api: Any
+) -> None:
+    incident = make_incident(title="Checkout alert fired twice")
+    lifecycle.cancel_incident(incident=incident, actor=agent, reason="Reported twice")
+    (row,) = rows_of(api(agent).get(CSV_URL))
+    assert (row["state"], row["acknowledge_sla"], row["resolve_sla"]) == ("cancelled", "stopped", "stopped")

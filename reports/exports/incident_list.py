@@ -124,7 +124,8 @@ def _service_slugs() -> Subquery:
 
 
 def _sla_outcome(kind: str) -> Subquery:
-    """How the incident's clock of `kind` stands: met, breached or running ('' without a clock)."""
+    """How the incident's clock of `kind` ended or stands: breached (even if met late), met, stopped
+    (the incident was cancelled or closed first) or running; '' without a clock."""
     clocks = (
         SlaClock.objects.filter(incident_id=OuterRef("pk"), kind=kind)
         .order_by()
@@ -132,6 +133,7 @@ def _sla_outcome(kind: str) -> Subquery:
             outcome=Case(
                 When(breached_at__isnull=False, then=Value("breached")),
                 When(met_at__isnull=False, then=Value("met")),
+                When(stopped_at__isnull=False, then=Value("stopped")),
                 default=Value("running"),
                 output_field=CharField(),
             )

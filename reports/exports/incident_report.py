@@ -40,7 +40,7 @@ class ClockOutcome:
     label: str
     target_seconds: float
     business_hours: bool
-    outcome: str  # met, breached or running
+    outcome: str  # breached, met, stopped or running
     outcome_label: str
     due_at: dt.datetime | None
     met_at: dt.datetime | None
@@ -108,11 +108,13 @@ def _person(user: object | None) -> str:
 
 
 def _outcome(clock: SlaClock) -> tuple[str, str]:
-    """The clock's outcome as the period report counts it: breached (even if met late), met, or running."""
+    """The clock's outcome as the exports say it: breached (even if met late), met, stopped, or running."""
     if clock.breached_at is not None:
         return "breached", _("Breached")
     if clock.met_at is not None:
         return "met", _("Met")
+    if clock.stopped_at is not None:
+        return "stopped", _("Stopped")
     return "running", _("Running")
 
 
