@@ -92,6 +92,8 @@ def test_the_workbook_has_a_sheet_per_table_with_the_numbers(
     # Percentages are real percentages: 0.5 shown as 50.00%.
     assert figures["Response SLA compliance"][0] == 0.5
     assert workbook["Overview"]["B8"].number_format == "[h]:mm:ss"
+    # Columns as wide as their longest label, so nothing is cut off when the file opens.
+    assert workbook["Overview"].column_dimensions["A"].width == len("Resolution SLA compliance") + 2
 
     by_priority = list(workbook["By priority"].values)
     assert by_priority[2] == ("Priority", "Incidents")

@@ -38,7 +38,7 @@ _FORMATS = {
     DATETIME: "yyyy-mm-dd hh:mm",
     "change": '+0.0"%";-0.0"%";0"%"',
 }
-_WIDTHS = {TEXT: 28, COUNT: 12, PERCENT: 14, DURATION: 14, DATE: 12, DATETIME: 18, "mixed": 16, "change": 12}
+_WIDTHS = {TEXT: 12, COUNT: 12, PERCENT: 14, DURATION: 14, DATE: 12, DATETIME: 18, "mixed": 16, "change": 12}
 
 
 def sheet_name(name: str) -> str:
@@ -56,9 +56,13 @@ def period_xlsx(summary: Summary) -> bytes:
 
 
 def _write_table(sheet: WriteOnlyWorksheet, table: Table, summary: Summary) -> None:
-    for index, kind in enumerate(table.kinds, start=1):
-        width = 44 if index == 1 and table.name == _("Overview") else _WIDTHS.get(kind, 16)
-        sheet.column_dimensions[get_column_letter(index)].width = width
+    for index, kind in enumerate(table.kinds):
+        width = _WIDTHS.get(kind, 16)
+        if kind == TEXT:
+            # As wide as the column's longest text, within reason.
+            longest = max([len(table.headers[index]), *(len(str(row[index] or "")) for row in table.rows)])
+            width = min(60, max(width, longest + 2))
+        sheet.column_dimensions[get_column_letter(index + 1)].width = width
     sheet.freeze_panes = "A4"
     title = WriteOnlyCell(sheet, value=table.title)
     title.font = Font(bold=True, size=13)
