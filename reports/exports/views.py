@@ -2,7 +2,7 @@
 
 Errors stay JSON (400 with a message per field, 401/403, 404) whatever the
 client accepts: the file is the only success, so content negotiation never
-refuses a request (`force=True`).
+refuses a request with a 406 (`_AnyAccept`).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from reports.exports.incident_pdf import incident_pdf
 from reports.exports.incident_report import incident_report
 from reports.exports.period_pdf import period_pdf
 from reports.exports.period_xlsx import period_xlsx
-from reports.metrics import summarize
+from reports.metrics import Summary, summarize
 
 Response = TypeVar("Response", HttpResponse, StreamingHttpResponse)
 
@@ -84,6 +84,8 @@ class _AnyAccept(BaseContentNegotiation):
 
 
 class FileExportView(APIView):
+    """A view whose success is a file: errors in JSON, the token user's language and time zone."""
+
     renderer_classes = [JSONRenderer]
     content_negotiation_class = _AnyAccept
 
@@ -162,7 +164,8 @@ class IncidentXlsxView(_IncidentListExport):
                         % {
                             "count": count,
                             "limit": incident_list.XLSX_MAX_ROWS,
-                            "url": request.path.replace("xlsx", "csv"),
+                            # The same filters and ordering, as CSV.
+                            "url": request.get_full_path().replace("/xlsx/", "/csv/", 1),
                         }
                     ]
                 }
@@ -174,7 +177,7 @@ class IncidentXlsxView(_IncidentListExport):
 # --- The period report --------------------------------------------------------------------
 
 
-def _summary_and_filename(request: Request, suffix: str) -> tuple[Any, str]:
+def _summary_and_filename(request: Request, suffix: str) -> tuple[Summary, str]:
     period, filters = report_query(request)
     summary = summarize(period, filters, compare=True)
     return summary, f"incident-report-{period.start:%Y%m%d}-{period.end:%Y%m%d}.{suffix}"
