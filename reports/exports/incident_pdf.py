@@ -7,7 +7,7 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, Paragraph, Spacer
+from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer
 
 from reports.exports.durations import span
 from reports.exports.incident_report import IncidentReport
@@ -97,9 +97,12 @@ def incident_pdf(report: IncidentReport) -> bytes:
     else:
         story.append(paragraph(_("No SLA clock ran for this incident."), styles.body))
 
-    story.append(Paragraph(para_text(_("Recommendations")), styles.h2))
-    story.append(paragraph(report.lessons.strip() or _("No lessons recorded."), styles.body))
-    story.append(Spacer(1, 3 * mm))
+    # The recommendations start on a new page rather than leave their heading alone at the foot of one.
+    recommendations: list[Flowable] = [
+        Paragraph(para_text(_("Recommendations")), styles.h2),
+        paragraph(report.lessons.strip() or _("No lessons recorded."), styles.body),
+        Spacer(1, 3 * mm),
+    ]
     if report.follow_ups:
         item_rows: list[list[Any]] = [[_("Follow-up"), _("Owner"), _("Due"), _("Status")]]
         for item in report.follow_ups:
@@ -108,8 +111,9 @@ def incident_pdf(report: IncidentReport) -> bytes:
             item_rows.append(
                 [paragraph(item.title, styles.cell), paragraph(item.owner or "–", styles.cell), due, status]
             )
-        story.append(grid_table(item_rows, [85 * mm, 35 * mm, 22 * mm, 36 * mm], numeric_from=4))
+        recommendations.append(grid_table(item_rows, [85 * mm, 35 * mm, 22 * mm, 36 * mm], numeric_from=4))
     else:
-        story.append(paragraph(_("No follow-up action items."), styles.body))
+        recommendations.append(paragraph(_("No follow-up action items."), styles.body))
+    story.append(KeepTogether(recommendations))
     footer = f"{incident.number} · {title}"
     return build_pdf(story, title=f"{title} · {incident.title}", footer=footer)
