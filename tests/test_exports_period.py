@@ -2,7 +2,7 @@
 
 import datetime as dt
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import openpyxl
@@ -20,6 +20,16 @@ XLSX_URL = "/api/v1/reports/summary/xlsx/"
 PDF_URL = "/api/v1/reports/summary/pdf/"
 OCTOBER = "?start=2026-10-01&end=2026-10-31&tz=UTC"
 REPORTED = dt.datetime(2026, 10, 5, 8, 0, tzinfo=dt.UTC)
+
+
+# The day the files are made: October is over, and the follow-up due on 20 October is overdue.
+TODAY = dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(autouse=True)
+def made_on_a_fixed_day() -> Iterator[None]:
+    with time_machine.travel(TODAY, tick=False):
+        yield
 
 
 def pdf_text(content: bytes) -> str:
