@@ -508,6 +508,8 @@ PAGES = [
     Page("post-mortem, published", "/incidents/{published}/postmortem/"),
     Page("post-mortem, published, as a reporter", "/incidents/{published}/postmortem/", user="reporter"),
     Page("post-mortem, as Markdown", "/incidents/{published}/postmortem/markdown/"),
+    Page("incident, its management report", "/incidents/{published}/report/"),
+    Page("incident, its management report without a post-mortem", "/incidents/{busy}/report/"),
     Page(
         "post-mortem, saved",
         "/incidents/{draft}/postmortem/",
