@@ -13,10 +13,12 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from reports.metrics import Summary, summarize
+from reports.models import ReportSubscription
 from reports.params import parse_report_query
 from reports.web.cards import headline_cards
 from reports.web.figures import dashboard_figures, response_rows
 from reports.web.forms import DashboardForm, dashboard_query, period_query
+from reports.web.subscriptions import SubscribeForm, filters_of
 
 REPORTS_PERMISSION = "reports.view_reports"
 
@@ -89,4 +91,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
                 response_rows=response_rows(summary),
                 exports=_export_links(summary),
             )
+    context.update(
+        subscribe_form=SubscribeForm(initial={"filters": filters_of(request.GET)}),
+        subscriptions=ReportSubscription.objects.filter(user=request.user),
+        here=request.get_full_path(),
+    )
     return render(request, "reports/dashboard.html", context)
