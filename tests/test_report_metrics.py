@@ -258,8 +258,8 @@ def test_downtime_counts_overlaps_once_and_clips_to_the_period(month: Any) -> No
     assert (availability["s1"].incidents, availability["s2"].incidents, availability["quiet"].incidents) == (3, 2, 0)
     # Worst first.
     assert [s.slug for s in summary.availability] == ["s2", "s1", "s3", "quiet"]
-    # Any service, or none (E): F 2 h + A∪B 2.5 h + C 4 h + D 1 h + E 1 h.
-    assert summary.downtime_seconds == 10.5 * HOUR
+    # Service downtime: the services' own, added up (E, on no service, has none).
+    assert summary.downtime_seconds == 4.5 * HOUR + 5.5 * HOUR + 1 * HOUR
 
 
 @pytest.mark.django_db
@@ -276,7 +276,7 @@ def test_sla_compliance_per_priority_with_the_breaches_listed(month: Any) -> Non
     assert summary.sla_compliance("acknowledge") == 75.0  # A, C, D met; B breached
     assert summary.sla_compliance("resolve") == 50.0  # A met; C breached; D still running
     assert summary.breach_count == 2  # not G's (cancelled) nor H's (April)
-    assert [(b.title, b.kind) for b in summary.breaches] == [("B", "acknowledge"), ("C", "resolve")]
+    assert [(b.title, b.kind) for b in summary.breaches] == [("C", "resolve"), ("B", "acknowledge")]  # newest first
 
 
 @pytest.mark.django_db
