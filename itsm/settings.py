@@ -183,6 +183,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 24 * 60 * 60,
         "options": {"expires": 60 * 60},
     },
+    # Weekly and monthly summaries for subscribed managers, sent once their period ends.
+    "send-due-reports": {"task": "reports.send_due_reports", "schedule": 15 * 60, "options": {"expires": 10 * 60}},
     "close-resolved-incidents": {
         "task": "incidents.tasks.close_stale_resolved_incidents",
         "schedule": 15 * 60,

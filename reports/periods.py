@@ -53,8 +53,9 @@ class Period:
 
     @property
     def seconds(self) -> float:
-        # Real elapsed time, so a day with a daylight-saving change is 23 or 25 hours.
-        return (self.ends_at - self.starts_at).total_seconds()
+        # Real elapsed time, so a day with a daylight-saving change is 23 or 25 hours (two
+        # datetimes of one zone subtract as wall-clock times, hence the UTC).
+        return (self.ends_at.astimezone(dt.UTC) - self.starts_at.astimezone(dt.UTC)).total_seconds()
 
     @property
     def interval(self) -> str:

@@ -114,6 +114,12 @@ class SlaClock(models.Model):
         verbose_name = _("SLA clock")
         verbose_name_plural = _("SLA clocks")
         constraints = [models.UniqueConstraint(fields=["incident", "kind"], name="sla_clock_once_per_kind")]
+        # The reports' latest breaches: read newest first, a few rows of an index.
+        indexes = [
+            models.Index(
+                fields=["-breached_at"], condition=models.Q(breached_at__isnull=False), name="sla_clock_breaches"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} clock of INC-{self.incident_id}"

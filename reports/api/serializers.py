@@ -70,7 +70,7 @@ class SlaComplianceSerializer(serializers.Serializer):
     resolution_compliance_percent = serializers.FloatField(allow_null=True)
     outcomes = SlaOutcomeSerializer(many=True)
     breach_count = serializers.IntegerField()
-    breaches = SlaBreachSerializer(many=True, help_text="The first 100 breaches, oldest first.")
+    breaches = SlaBreachSerializer(many=True, help_text="The latest 100 breaches, newest first.")
 
 
 class SummarySerializer(serializers.Serializer):
@@ -86,7 +86,9 @@ class SummarySerializer(serializers.Serializer):
     over_time = ReportBucketSerializer(many=True)
     response_times = ResponseTimesSerializer()
     response_times_by_priority = serializers.DictField(child=ResponseTimesSerializer())
-    downtime_seconds = serializers.FloatField(help_text="Time any incident's impact lasted, overlaps counted once.")
+    downtime_seconds = serializers.FloatField(
+        help_text="Service downtime: each service's, overlapping incidents counted once, added up."
+    )
     availability = ServiceAvailabilitySerializer(many=True)
     sla = serializers.SerializerMethodField()
     affected_users = serializers.IntegerField()

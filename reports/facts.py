@@ -1,0 +1,229 @@
+"""The reports' facts (`IncidentFact`, `ServiceFact`), kept in step with the incidents.
+
+`refresh(ids)` rewrites the facts of those incidents from their rows, their SLA
+clocks and their services, with two or three set-based statements. The signal
+handlers at the bottom call it in the transaction of every save of an incident
+or a clock and every change of an incident's services, so a report never reads
+a fact older than what was committed. Writers that bypass `save()` (bulk loads,
+the synthetic generator) call `refresh` or `refresh_range` themselves, and
+`manage.py refresh_report_facts` rebuilds all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import (
+    Case,
+    Exists,
+    F,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, Round
+from django.db.models.signals import m2m_changed, post_delete, post_save
+
+from escalation.models import ClockKind, SlaClock
+from incidents.choices import State
+from incidents.models import Incident, Service
+from reports.models import IncidentFact, ServiceFact, SlaOutcomeCode
+from reports.sql import EpochSeconds, Seconds
+
+FACT_COLUMNS = [
+    "incident_id",
+    "created_at",
+    "priority",
+    "category",
+    "team_id",
+    "cancelled",
+    "affected_users",
+    "reopened",
+    "acknowledge_seconds",
+    "restore_seconds",
+    "resolve_seconds",
+    "sla_acknowledge",
+    "sla_resolve",
+]
+SERVICE_COLUMNS = [
+    "incident_id",
+    "service_id",
+    "created_at",
+    "priority",
+    "category",
+    "team_id",
+    "cancelled",
+    "started",
+    "restored",
+]
+
+
+def _whole_seconds(end: str) -> Cast:
+    return Cast(Round(Seconds(end, "created_at")), IntegerField())
+
+
+def _outcome(kind: str) -> Subquery:
+    clocks = SlaClock.objects.filter(incident=OuterRef("pk"), kind=kind)
+    code = Case(
+        When(breached_at__isnull=False, then=Value(SlaOutcomeCode.BREACHED)),
+        When(met_at__isnull=False, then=Value(SlaOutcomeCode.MET)),
+        When(stopped_at__isnull=False, then=Value(SlaOutcomeCode.STOPPED)),
+        default=Value(SlaOutcomeCode.RUNNING),
+        output_field=IntegerField(),
+    )
+    return Subquery(clocks.annotate(code=code).values("code")[:1])
+
+
+def _facts_of(incidents: QuerySet[Incident]) -> QuerySet[Any]:
+    return (
+        incidents.order_by()
+        .annotate(
+            incident_id=F("pk"),
+            cancelled=Q(state=State.CANCELLED),
+            affected=Coalesce("affected_users", 0),
+            reopened=Q(reopen_count__gt=0),
+            acknowledge_seconds=_whole_seconds("acknowledged_at"),
+            restore_seconds=_whole_seconds("restored"),
+            resolve_seconds=_whole_seconds("resolved_at"),
+            sla_acknowledge=Coalesce(_outcome(ClockKind.ACKNOWLEDGE), Value(SlaOutcomeCode.NONE)),
+            sla_resolve=Coalesce(_outcome(ClockKind.RESOLVE), Value(SlaOutcomeCode.NONE)),
+        )
+        .values_list(
+            "incident_id",
+            "created_at",
+            "priority",
+            "category",
+            "team_id",
+            "cancelled",
+            "affected",
+            "reopened",
+            "acknowledge_seconds",
+            "restore_seconds",
+            "resolve_seconds",
+            "sla_acknowledge",
+            "sla_resolve",
+        )
+    )
+
+
+def _service_facts_of(incidents: QuerySet[Incident]) -> QuerySet[Any]:
+    links = Incident.services.through.objects.filter(incident__in=incidents.order_by().values("pk"))
+    return links.annotate(
+        created=F("incident__created_at"),
+        priority=F("incident__priority"),
+        category=F("incident__category"),
+        team=F("incident__team_id"),
+        cancelled=Q(incident__state=State.CANCELLED),
+        started_s=EpochSeconds("incident__started_at"),
+        restored_s=EpochSeconds(Coalesce("incident__mitigated_at", "incident__resolved_at")),
+    ).values_list(
+        "incident_id", "service_id", "created", "priority", "category", "team", "cancelled", "started_s", "restored_s"
+    )
+
+
+def _quoted(names: Iterable[str]) -> str:
+    return ", ".join(connection.ops.quote_name(name) for name in names)
+
+
+def _write(incidents: QuerySet[Incident]) -> None:
+    incidents = incidents.annotate(restored=Coalesce("mitigated_at", "resolved_at"))
+    facts_sql, facts_params = _facts_of(incidents).query.sql_with_params()
+    fact_table = connection.ops.quote_name(IncidentFact._meta.db_table)
+    updates = ", ".join(
+        f"{connection.ops.quote_name(c)} = excluded.{connection.ops.quote_name(c)}" for c in FACT_COLUMNS[1:]
+    )
+    service_table = connection.ops.quote_name(ServiceFact._meta.db_table)
+    ids_sql, ids_params = incidents.order_by().values("pk").query.sql_with_params()
+    services_sql, services_params = _service_facts_of(incidents).query.sql_with_params()
+    with connection.cursor() as cursor:
+        # An upsert: the incident's row is written whether or not it had one.
+        cursor.execute(
+            f"INSERT INTO {fact_table} ({_quoted(FACT_COLUMNS)}) {facts_sql} "  # noqa: S608 — names from the models
+            f"ON CONFLICT (incident_id) DO UPDATE SET {updates}",
+            facts_params,
+        )
+        cursor.execute(f"DELETE FROM {service_table} WHERE incident_id IN ({ids_sql})", ids_params)  # noqa: S608
+        cursor.execute(
+            f"INSERT INTO {service_table} ({_quoted(SERVICE_COLUMNS)}) {services_sql}",  # noqa: S608
+            services_params,
+        )
+
+
+def refresh(incident_ids: Iterable[int]) -> None:
+    """Rewrite the facts of these incidents from what the database holds now."""
+    ids = sorted(set(incident_ids))
+    if ids:
+        _write(Incident.objects.filter(pk__in=ids))
+
+
+def refresh_range(first: int, last: int) -> None:
+    """Rewrite the facts of the incidents numbered `first` to `last` (included)."""
+    _write(Incident.objects.filter(pk__gte=first, pk__lte=last))
+
+
+def missing() -> QuerySet[Incident]:
+    """Incidents without facts (made before the facts existed, or by a writer that skipped them)."""
+    return Incident.objects.filter(~Exists(IncidentFact.objects.filter(incident=OuterRef("pk"))))
+
+
+# --- Kept in step: every save of what the facts are made of ----------------------------
+
+
+def _incident_saved(sender: Any, instance: Incident, raw: bool = False, **_: Any) -> None:
+    if not raw:
+        refresh([instance.pk])
+
+
+def _clock_changed(sender: Any, instance: SlaClock, raw: bool = False, **_: Any) -> None:
+    if not raw:
+        refresh([instance.incident_id])
+
+
+def _incident_deleted(sender: Any, instance: Incident, **_: Any) -> None:
+    IncidentFact.objects.filter(incident_id=instance.pk).delete()
+    ServiceFact.objects.filter(incident_id=instance.pk).delete()
+
+
+def _services_changed(sender: Any, instance: Any, action: str, pk_set: set[int] | None, **_: Any) -> None:
+    if isinstance(instance, Incident):
+        if action.startswith("post_"):
+            refresh([instance.pk])
+    elif isinstance(instance, Service):
+        # From the service's side: the incidents added or removed, or, on a clear, all it had.
+        if action == "pre_clear":
+            instance._report_fact_incidents = list(instance.incidents.values_list("pk", flat=True))  # type: ignore[attr-defined]
+        elif action == "post_clear":
+            refresh(getattr(instance, "_report_fact_incidents", []))
+        elif action.startswith("post_"):
+            refresh(pk_set or [])
+
+
+def connect() -> None:
+    post_save.connect(_incident_saved, sender=Incident, dispatch_uid="report-facts-incident")
+    post_delete.connect(_incident_deleted, sender=Incident, dispatch_uid="report-facts-incident-gone")
+    post_save.connect(_clock_changed, sender=SlaClock, dispatch_uid="report-facts-clock")
+    post_delete.connect(_clock_changed, sender=SlaClock, dispatch_uid="report-facts-clock-gone")
+    m2m_changed.connect(_services_changed, sender=Incident.services.through, dispatch_uid="report-facts-services")
+
+
+def rebuild(batch: int = 20_000, progress: Any = None) -> int:
+    """Rewrite every incident's facts, `batch` numbers at a time; the number of incidents."""
+    bounds = Incident.objects.aggregate(first=Min("pk"), last=Max("pk"))
+    if bounds["first"] is None:
+        return 0
+    done = 0
+    for first in range(bounds["first"], bounds["last"] + 1, batch):
+        with transaction.atomic():
+            refresh_range(first, first + batch - 1)
+        done = min(first + batch - 1, bounds["last"]) - bounds["first"] + 1
+        if progress:
+            progress(done, bounds["last"] - bounds["first"] + 1)
+    return Incident.objects.count()

@@ -1,0 +1,9 @@
+from celery import shared_task
+
+from reports.scheduled import send_due_reports
+
+
+@shared_task(name="reports.send_due_reports", acks_late=True, ignore_result=True, time_limit=1800, soft_time_limit=1700)
+def send_due_reports_task() -> int:
+    """The weekly and monthly summaries whose period has ended (reports/scheduled.py)."""
+    return send_due_reports()
