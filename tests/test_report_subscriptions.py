@@ -29,11 +29,16 @@ def test_a_manager_subscribes_with_the_dashboard_filters(manager_client: Client,
     assert 'value="priority=P1&amp;service=checkout"' in page.content.decode()
 
     response = manager_client.post(
-        "/reports/subscriptions/", {"frequency": "weekly", "filters": "priority=P1&service=checkout", "next": "/reports/"}
+        "/reports/subscriptions/",
+        {"frequency": "weekly", "filters": "priority=P1&service=checkout", "next": "/reports/"},
     )
     assert response.status_code == 302
     subscription = ReportSubscription.objects.get()
-    assert (subscription.user, subscription.frequency, subscription.filters) == (manager, "weekly", "priority=P1&service=checkout")
+    assert (subscription.user, subscription.frequency, subscription.filters) == (
+        manager,
+        "weekly",
+        "priority=P1&service=checkout",
+    )
     assert subscription.history.get().history_user == manager
 
     # The same again is not a second subscription.
@@ -45,7 +50,11 @@ def test_a_manager_subscribes_with_the_dashboard_filters(manager_client: Client,
 
 @pytest.mark.django_db
 def test_bad_subscriptions_change_nothing(manager_client: Client) -> None:
-    for data in ({"frequency": "daily"}, {"frequency": "weekly", "filters": "service=nope"}, {"frequency": "weekly", "filters": "start=2026-01-01"}):
+    for data in (
+        {"frequency": "daily"},
+        {"frequency": "weekly", "filters": "service=nope"},
+        {"frequency": "weekly", "filters": "start=2026-01-01"},
+    ):
         response = manager_client.post("/reports/subscriptions/", data, follow=True)
         assert response.status_code == 200
     assert not ReportSubscription.objects.exists()

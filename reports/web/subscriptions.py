@@ -7,11 +7,13 @@ manages everyone's. Every change is in the subscription's history, with who.
 
 from __future__ import annotations
 
+from typing import cast
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
@@ -51,8 +53,9 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, _("Choose weekly or monthly."))
         return _back(request)
+    user = cast(User, request.user)  # signed in: login_required
     subscription = ReportSubscription(
-        user=request.user, frequency=form.cleaned_data["frequency"], filters=form.cleaned_data["filters"]
+        user=user, frequency=form.cleaned_data["frequency"], filters=form.cleaned_data["filters"]
     )
     try:
         subscription.full_clean()
@@ -70,7 +73,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     messages.success(
         request,
         _("Subscribed: the %(frequency)s summary will be emailed to %(email)s.")
-        % {"frequency": subscription.get_frequency_display(), "email": request.user.email or _("(no email address)")},
+        % {"frequency": subscription.get_frequency_display(), "email": user.email or _("(no email address)")},
     )
     return _back(request)
 
@@ -81,7 +84,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
 def unsubscribe(request: HttpRequest, pk: int) -> HttpResponse:
     subscription = get_object_or_404(ReportSubscription, pk=pk, user=request.user)
     subscription.delete()
-    messages.success(request, _("Unsubscribed from the %(frequency)s summary.") % {
-        "frequency": subscription.get_frequency_display()
-    })
+    messages.success(
+        request, _("Unsubscribed from the %(frequency)s summary.") % {"frequency": subscription.get_frequency_display()}
+    )
     return _back(request)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import zoneinfo
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required, permission_required
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -93,7 +94,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             )
     context.update(
         subscribe_form=SubscribeForm(initial={"filters": filters_of(request.GET)}),
-        subscriptions=ReportSubscription.objects.filter(user=request.user),
+        subscriptions=ReportSubscription.objects.filter(user=cast(User, request.user)),
         here=request.get_full_path(),
     )
     return render(request, "reports/dashboard.html", context)
