@@ -3,10 +3,8 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/itsm_bench .venv/bin/python bench/export_csv.py
     .venv/bin/python bench/export_csv.py --query "priority=P1&ordering=priority"
 
-1. With `--fill N`, top the database up to N incidents first (bulk inserts,
-   each on one of a few services, P1–P4, spread over a year), for a machine
-   without `manage.py generate_incidents`' data. Without it the database is
-   only read.
+1. Fill the database first with `manage.py generate_incidents --count 1000000`;
+   this script only reads it.
 2. Run the export in a child process of its own, so its memory is the
    export's: the real view (`GET /api/v1/reports/incidents/csv/`, its filters
    and ordering, authentication and all) answering a superuser, its streamed
@@ -91,55 +89,14 @@ def measure(query: str) -> dict[str, float]:
     }
 
 
-def fill(target: int, batch: int = 5000) -> None:
-    """Bulk-insert incidents until there are `target`, showing progress; safe to stop and run again."""
-    _setup()
-    import datetime as dt
-
-    from django.db import transaction
-    from django.utils import timezone
-
-    from incidents.models import Incident, Service
-
-    services = [
-        Service.objects.get_or_create(slug=f"bench-{n}", defaults={"name": f"Bench service {n}"})[0] for n in range(5)
-    ]
-    links = Incident.services.through
-    have = Incident.objects.count()
-    start = timezone.now() - dt.timedelta(days=365)
-    while have < target:
-        size = min(batch, target - have)
-        with transaction.atomic():
-            made = Incident.objects.bulk_create(
-                Incident(
-                    title=f"Bench incident {have + n}: checkout latency above the threshold",
-                    priority=f"P{(have + n) % 4 + 1}",
-                    affected_users=(have + n) % 5000,
-                    started_at=start + dt.timedelta(seconds=30 * (have + n)),
-                    detected_at=start + dt.timedelta(seconds=30 * (have + n) + 60),
-                    created_at=start + dt.timedelta(seconds=30 * (have + n) + 120),
-                )
-                for n in range(size)
-            )
-            links.objects.bulk_create(
-                links(incident_id=incident.pk, service_id=services[incident.pk % len(services)].pk) for incident in made
-            )
-        have += size
-        print(f"\rfilled {have:,} / {target:,}", end="", file=sys.stderr, flush=True)
-    print(file=sys.stderr)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--query", default="", help="the export's query string (filters, ordering)")
-    parser.add_argument("--fill", type=int, default=0, help="first top the database up to this many incidents")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(args.query)))
         return
-    if args.fill:
-        fill(args.fill)
     child = subprocess.run(  # noqa: S603 — our own interpreter and this script
         [sys.executable, __file__, "--child", "--query", args.query],
         check=False,
