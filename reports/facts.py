@@ -133,35 +133,36 @@ def _quoted(names: Iterable[str]) -> str:
     return ", ".join(connection.ops.quote_name(name) for name in names)
 
 
-def _write(incidents: QuerySet[Incident]) -> None:
+def _write(incidents: QuerySet[Incident], *, incident: bool = True, services: bool = True) -> None:
+    """Rewrite the incident facts and (or) the service facts of `incidents`."""
     incidents = incidents.annotate(restored=Coalesce("mitigated_at", "resolved_at"))
-    facts_sql, facts_params = _facts_of(incidents).query.sql_with_params()
-    fact_table = connection.ops.quote_name(IncidentFact._meta.db_table)
-    updates = ", ".join(
-        f"{connection.ops.quote_name(c)} = excluded.{connection.ops.quote_name(c)}" for c in FACT_COLUMNS[1:]
-    )
-    service_table = connection.ops.quote_name(ServiceFact._meta.db_table)
-    ids_sql, ids_params = incidents.order_by().values("pk").query.sql_with_params()
-    services_sql, services_params = _service_facts_of(incidents).query.sql_with_params()
+    quote = connection.ops.quote_name
     with connection.cursor() as cursor:
-        # An upsert: the incident's row is written whether or not it had one.
-        cursor.execute(
-            f"INSERT INTO {fact_table} ({_quoted(FACT_COLUMNS)}) {facts_sql} "  # noqa: S608 — names from the models
-            f"ON CONFLICT (incident_id) DO UPDATE SET {updates}",
-            facts_params,
-        )
-        cursor.execute(f"DELETE FROM {service_table} WHERE incident_id IN ({ids_sql})", ids_params)  # noqa: S608
-        cursor.execute(
-            f"INSERT INTO {service_table} ({_quoted(SERVICE_COLUMNS)}) {services_sql}",  # noqa: S608
-            services_params,
-        )
+        if incident:
+            sql, params = _facts_of(incidents).query.sql_with_params()
+            updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in FACT_COLUMNS[1:])
+            # An upsert: the incident's row is written whether or not it had one.
+            cursor.execute(
+                f"INSERT INTO {quote(IncidentFact._meta.db_table)} ({_quoted(FACT_COLUMNS)}) {sql} "  # noqa: S608 — names from the models
+                f"ON CONFLICT (incident_id) DO UPDATE SET {updates}",
+                params,
+            )
+        if services:
+            table = quote(ServiceFact._meta.db_table)
+            ids_sql, ids_params = incidents.order_by().values("pk").query.sql_with_params()
+            sql, params = _service_facts_of(incidents).query.sql_with_params()
+            cursor.execute(f"DELETE FROM {table} WHERE incident_id IN ({ids_sql})", ids_params)  # noqa: S608
+            cursor.execute(f"INSERT INTO {table} ({_quoted(SERVICE_COLUMNS)}) {sql}", params)  # noqa: S608
 
 
-def refresh(incident_ids: Iterable[int]) -> None:
-    """Rewrite the facts of these incidents from what the database holds now."""
+def refresh(incident_ids: Iterable[int], *, incident: bool = True, services: bool = True) -> None:
+    """Rewrite the facts of these incidents from what the database holds now.
+
+    A clock's change touches only the incident's row; a change of services, only its service rows.
+    """
     ids = sorted(set(incident_ids))
     if ids:
-        _write(Incident.objects.filter(pk__in=ids))
+        _write(Incident.objects.filter(pk__in=ids), incident=incident, services=services)
 
 
 def refresh_range(first: int, last: int) -> None:
@@ -184,7 +185,7 @@ def _incident_saved(sender: Any, instance: Incident, raw: bool = False, **_: Any
 
 def _clock_changed(sender: Any, instance: SlaClock, raw: bool = False, **_: Any) -> None:
     if not raw:
-        refresh([instance.incident_id])
+        refresh([instance.incident_id], services=False)
 
 
 def _incident_deleted(sender: Any, instance: Incident, **_: Any) -> None:
@@ -195,15 +196,15 @@ def _incident_deleted(sender: Any, instance: Incident, **_: Any) -> None:
 def _services_changed(sender: Any, instance: Any, action: str, pk_set: set[int] | None, **_: Any) -> None:
     if isinstance(instance, Incident):
         if action.startswith("post_"):
-            refresh([instance.pk])
+            refresh([instance.pk], incident=False)
     elif isinstance(instance, Service):
         # From the service's side: the incidents added or removed, or, on a clear, all it had.
         if action == "pre_clear":
             instance._report_fact_incidents = list(instance.incidents.values_list("pk", flat=True))  # type: ignore[attr-defined]
         elif action == "post_clear":
-            refresh(getattr(instance, "_report_fact_incidents", []))
+            refresh(getattr(instance, "_report_fact_incidents", []), incident=False)
         elif action.startswith("post_"):
-            refresh(pk_set or [])
+            refresh(pk_set or [], incident=False)
 
 
 def connect() -> None:

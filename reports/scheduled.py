@@ -85,7 +85,7 @@ def send_due_reports(now: dt.datetime | None = None) -> int:
 def _deliver(delivery_pk: int, period: Period) -> bool:
     with transaction.atomic():
         delivery = (
-            ReportDelivery.objects.select_for_update(skip_locked=True)
+            ReportDelivery.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("subscription__user__responder_profile")
             .filter(pk=delivery_pk)
             .exclude(status=DeliveryStatus.SENT)

@@ -164,8 +164,10 @@ def test_redis_restart_mid_burst_loses_nothing_and_doubles_nothing(
         "worker": ("worker", "--concurrency=2", "--without-mingle", "--without-gossip"),
         "beat": ("beat", f"--schedule={tmp_path / 'beat-schedule'}"),
     }
+    # The burst is in place before any worker runs, so Redis goes away mid-burst however fast the
+    # incidents were written: every step is then waiting in the broker or on its timer row.
+    ids = _burst(make_incident, 150)
     processes = {name: start_celery(*command, log=tmp_path / f"{name}.log") for name, command in commands.items()}
-    ids: list[int] = []
 
     def supervised_progress() -> bool:
         # Like docker's `restart: unless-stopped`: a Celery process that died when its broker
@@ -178,7 +180,6 @@ def test_redis_restart_mid_burst_loses_nothing_and_doubles_nothing(
     start_redis = ["redis-server", "--daemonize", "yes", "--bind", host, "--port", str(port), "--save", ""]
     redis_down = False
     try:
-        ids = _burst(make_incident, 150)
         assert wait_for(lambda: len(_fired_steps(ids)) >= 10, timeout=60, interval=0.02)
         # Redis goes away with everything queued in it (it keeps nothing on disk here).
         subprocess.run(["redis-cli", "-h", host, "-p", str(port), "shutdown", "nosave"], check=False, timeout=30)  # noqa: S603, S607
