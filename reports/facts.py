@@ -11,6 +11,7 @@ the synthetic generator) call `refresh` or `refresh_range` themselves, and
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -133,11 +134,11 @@ def _quoted(names: Iterable[str]) -> str:
     return ", ".join(connection.ops.quote_name(name) for name in names)
 
 
-def _write(incidents: QuerySet[Incident], *, incident: bool = True, services: bool = True) -> None:
+def _write(incidents: QuerySet[Incident], *, incident: bool = True, services: bool = True, cursor: Any = None) -> None:
     """Rewrite the incident facts and (or) the service facts of `incidents`."""
     incidents = incidents.annotate(restored=Coalesce("mitigated_at", "resolved_at"))
     quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
+    with cursor or connection.cursor() as cursor:
         if incident:
             sql, params = _facts_of(incidents).query.sql_with_params()
             updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in FACT_COLUMNS[1:])
@@ -161,8 +162,49 @@ def refresh(incident_ids: Iterable[int], *, incident: bool = True, services: boo
     A clock's change touches only the incident's row; a change of services, only its service rows.
     """
     ids = sorted(set(incident_ids))
-    if ids:
+    if len(ids) == 1:
+        _refresh_one(ids[0], incident=incident, services=services)
+    elif ids:
         _write(Incident.objects.filter(pk__in=ids), incident=incident, services=services)
+
+
+# A number no incident has, compiled into the one-incident statements in its place.
+_SENTINEL = -7_346_019_228
+
+
+@functools.cache
+def _one_incident_statements(vendor: str) -> dict[str, tuple[str, list[Any]]]:
+    """The statements that rewrite one incident's facts, compiled once per process.
+
+    The signal handlers run them at every save; building them with the ORM each time
+    cost more than running them.
+    """
+    statements: dict[str, tuple[str, list[Any]]] = {}
+    captured: list[tuple[str, list[Any]]] = []
+
+    class Recorder:
+        def execute(self, sql: str, params: Any) -> None:
+            captured.append((sql, list(params)))
+
+        def __enter__(self) -> Recorder:
+            return self
+
+        def __exit__(self, *_: Any) -> None:
+            return None
+
+    _write(Incident.objects.filter(pk=_SENTINEL), cursor=Recorder())
+    for name, statement in zip(("incident", "delete", "insert"), captured, strict=True):
+        statements[name] = statement
+    return statements
+
+
+def _refresh_one(pk: int, *, incident: bool, services: bool) -> None:
+    statements = _one_incident_statements(connection.vendor)
+    wanted = (["incident"] if incident else []) + (["delete", "insert"] if services else [])
+    with connection.cursor() as cursor:
+        for name in wanted:
+            sql, params = statements[name]
+            cursor.execute(sql, [pk if value == _SENTINEL else value for value in params])
 
 
 def refresh_range(first: int, last: int) -> None:
