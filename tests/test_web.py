@@ -16,6 +16,8 @@ from escalation.models import ResponderProfile
 from incidents.choices import Level, State
 from incidents.lifecycle import acknowledge_incident
 from incidents.models import Attachment, Incident, Service
+from incidents.web import views
+from itsm.pagination import CappedPaginator
 
 pytestmark = pytest.mark.django_db
 
@@ -145,6 +147,27 @@ def test_the_queue_pages(agent: Any, make_incident: Callable[..., Incident]) -> 
     assert len(first) == 25
     assert len(second) == 5
     assert not set(first) & set(second)
+
+
+def test_the_queue_counts_no_further_than_its_cap(
+    agent: Any, make_incident: Callable[..., Incident], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An exact count of a million incidents would read them all on every view; past the cap the
+    # queue says "more than" and asks for narrower filters at its last page.
+    monkeypatch.setattr(views, "PAGE_SIZE", 5)
+    monkeypatch.setattr(CappedPaginator, "cap", 10)
+    for index in range(12):
+        make_incident(title=f"Incident {index}")
+    client = client_for(agent)
+    first = client.get("/").content.decode()
+    assert "Page 1 of more than 2" in first
+    assert "narrow the filters" not in first
+    last = client.get("/?page=3").content.decode()
+    assert len(numbers_in(last)) == 1
+    assert 'rel="next"' not in last
+    assert "More than 10 incidents match: narrow the filters to see older ones." in last
+    exact = client.get("/?q=Incident 1").content.decode()  # "Incident 1", "Incident 10", "Incident 11"
+    assert "Page 1 of 1" in exact
 
 
 def test_the_queue_costs_the_same_queries_whatever_it_shows(

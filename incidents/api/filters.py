@@ -7,8 +7,9 @@ from incidents.selectors import search_incidents
 
 
 class IncidentFilter(django_filters.FilterSet):
-    state = django_filters.MultipleChoiceFilter(choices=State.choices)
-    priority = django_filters.MultipleChoiceFilter(choices=Priority.choices)
+    # No DISTINCT: these filter the incident's own columns, so no row can repeat.
+    state = django_filters.MultipleChoiceFilter(choices=State.choices, distinct=False)
+    priority = django_filters.MultipleChoiceFilter(choices=Priority.choices, distinct=False)
     service = django_filters.CharFilter(field_name="services__slug", distinct=False, method="filter_service")
     team = django_filters.CharFilter(field_name="team__slug")
     assignee = django_filters.CharFilter(method="filter_assignee", help_text="A username, or 'none' for unassigned.")
