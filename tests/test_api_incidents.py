@@ -295,7 +295,8 @@ def test_list_query_count_does_not_grow_with_page_size(
 
     small, large = queries_for(3), queries_for(30)
     assert small == large
-    assert large <= 8
+    # Session-free token auth, the page, and one prefetch per related list (selectors.incident_list).
+    assert large <= 9
     assert incident.number  # the fixture produced real rows
 
 
