@@ -42,6 +42,7 @@ class StrictSerializer(serializers.Serializer):
         return _("Unknown field.")
 
 
+@extend_schema_field({"type": "string", "example": "INC-1042"})
 class IncidentRefField(serializers.Field):
     """An incident named by its number, e.g. "INC-1042"."""
 
