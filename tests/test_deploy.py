@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parent.parent
 # Variables the settings read that a developer's or CI's shell may carry; production gets only its own.
 INHERITED_SETTINGS = (
@@ -92,3 +94,24 @@ def test_production_refuses_the_public_development_key() -> None:
     assert "SECRET_KEY is the public development key" in result.stderr
     # While developing (DEBUG) it is the default, and allowed.
     assert manage("check", environment=production_environment(SECRET_KEY=key, DEBUG="true")).returncode == 0
+
+
+def test_docker_compose_takes_its_secrets_from_the_environment_and_runs_redis_as_a_broker() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    app = compose["x-app"]["environment"]
+    # Refused when unset (`${NAME:?…}`): no secret has a default written here.
+    assert app["SECRET_KEY"].startswith("${SECRET_KEY:?")
+    assert app["DATABASE_URL"].startswith("postgres://itsm:${POSTGRES_PASSWORD:?")
+    assert compose["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+    assert app["METRICS_TOKEN"] == "${METRICS_TOKEN:-}"
+    redis = " ".join(compose["services"]["redis"]["command"])
+    for flag in ("--maxmemory-policy noeviction", "--appendonly yes", "--appendfsync everysec"):
+        assert flag in redis
+    # Every queue has a consumer, and one beat only.
+    queues = {
+        service["command"][service["command"].index("-Q") + 1]
+        for service in compose["services"].values()
+        if "worker" in service.get("command", [])
+    }
+    assert queues == {"celery", "celery.clock", "celery.webhooks"}
+    assert "deploy" not in compose["services"]["beat"]
