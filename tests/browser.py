@@ -28,8 +28,16 @@ def chromium_or_skip() -> str:
     pytest.skip("needs Debian's chromium (apt-get install chromium)")
 
 
+# The one browser of the test session: each module that imports the `chromium` fixture gets a
+# session fixture of its own, and Playwright's synchronous API cannot run twice at once.
+_SESSION_BROWSER: list[Any] = []
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
+    if _SESSION_BROWSER:
+        yield _SESSION_BROWSER[0]
+        return
     path = chromium_or_skip()
     # Playwright's synchronous API keeps an event loop running in this thread; the tests also use the
     # ORM from it (to check what the clicks wrote), which Django otherwise refuses beside a running loop.
@@ -38,9 +46,11 @@ def chromium() -> Iterator[Any]:
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=path, args=["--no-sandbox", "--disable-dev-shm-usage"])
+        _SESSION_BROWSER.append(browser)
         try:
             yield browser
         finally:
+            _SESSION_BROWSER.clear()
             browser.close()
 
 
