@@ -199,9 +199,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start(name: str, command: list[str], *, env: dict[str, str], cwd: Path = ROOT) -> subprocess.Popen[bytes]:
-    """Start a process in a group of its own (so it is stopped whole), its output in var/bench/intake-<name>.log."""
-    with (LOGS / f"intake-{name}.log").open("wb") as log:
+def start(
+    name: str, command: list[str], *, env: dict[str, str], cwd: Path = ROOT, prefix: str = "intake"
+) -> subprocess.Popen[bytes]:
+    """Start a process in a group of its own (so it is stopped whole), its output in var/bench/<prefix>-<name>.log."""
+    with (LOGS / f"{prefix}-{name}.log").open("wb") as log:
         return subprocess.Popen(  # noqa: S603 — our own interpreter, gunicorn and celery
             command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -220,12 +222,14 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-def wait_until_listening(port: int, process: subprocess.Popen[bytes], name: str, timeout: float = 60) -> None:
+def wait_until_listening(
+    port: int, process: subprocess.Popen[bytes], name: str, timeout: float = 60, prefix: str = "intake"
+) -> None:
     """Wait for the server started as `name` (see `start`) to accept connections."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            sys.exit(f"{name} stopped at start; see var/bench/intake-{name}.log")
+            sys.exit(f"{name} stopped at start; see var/bench/{prefix}-{name}.log")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return
