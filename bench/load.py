@@ -41,8 +41,10 @@ from typing import Any
 
 from intake import (
     LOGS,
+    OUR_DATABASES,
     ROOT,
     code_version,
+    cores_used,
     free_port,
     gunicorn,
     manage,
@@ -50,6 +52,7 @@ from intake import (
     server_settings,
     start,
     stop,
+    take_snapshot,
     wait_until_listening,
 )
 from load_books import check_books, read_record
@@ -143,12 +146,16 @@ def serve(arguments: argparse.Namespace, env: dict[str, str], var_dir: Path, sta
         prefix=PREFIX,
     )
     port = free_port()
-    started["gunicorn"] = start("gunicorn", gunicorn("itsm.wsgi:application", port, arguments), env=env, prefix=PREFIX)
+    # Idle connections are kept longer than any user of the load waits between requests (6 s): with
+    # gunicorn's default 2 s, a request sent just as the server closes an idle connection gets no answer.
+    command = [*gunicorn("itsm.wsgi:application", port, arguments), "--keep-alive", "10"]
+    started["gunicorn"] = start("gunicorn", command, env=env, prefix=PREFIX)
     wait_until_listening(port, started["gunicorn"], "gunicorn", prefix=PREFIX)
     return f"http://127.0.0.1:{port}"
 
 
-def run_locust(arguments: argparse.Namespace, url: str, config_path: Path, started: dict[str, Any]) -> None:
+def run_locust(arguments: argparse.Namespace, url: str, config_path: Path, started: dict[str, Any]) -> dict[str, float]:
+    """Run the load; return the cores each component used meanwhile (bench/intake.py's reading of /proc)."""
     locust = shutil.which("locust", path=str(Path(sys.executable).parent)) or shutil.which("locust")
     if not locust:
         sys.exit("Locust is not installed: .venv/bin/pip install -r bench/requirements.txt")
@@ -160,7 +167,13 @@ def run_locust(arguments: argparse.Namespace, url: str, config_path: Path, start
          "--csv", str(LOGS / "load"), "--only-summary", "--loglevel", "WARNING"],
         env={**os.environ, "LOAD_CONFIG": str(config_path)}, prefix=PREFIX,
     )  # fmt: skip
+    roots = {"gunicorn": [started["gunicorn"].pid], "celery": [started["worker"].pid, started["beat"].pid]}
+    before = take_snapshot(roots)
     started["locust"].wait(timeout=arguments.duration + 120)
+    # Locust, once waited for, is the child process whose CPU intake.py calls wrk's.
+    return {
+        ("locust" if name == "wrk" else name): cores for name, cores in cores_used(before, take_snapshot(roots)).items()
+    }
 
 
 def highest_ids() -> tuple[int, int]:
@@ -252,6 +265,7 @@ def main() -> None:
     var_dir = Path(tempfile.mkdtemp(prefix="itsm-load-"))
     (var_dir / "static").mkdir()
     env = settings_for(arguments, var_dir)
+    OUR_DATABASES.add(arguments.database)
     started: dict[str, subprocess.Popen[bytes]] = {}
     # SIGTERM ends the run as Ctrl-C does: through the `finally` that stops what was started.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM"))
@@ -269,7 +283,8 @@ def main() -> None:
         )
         print(setup, flush=True)
         before = highest_ids()
-        run_locust(arguments, url, config_path, started)
+        cores = run_locust(arguments, url, config_path, started)
+        print("cores used during the load: " + ", ".join(f"{name} {used:.2f}" for name, used in cores.items()))
         load_after = os.getloadavg()
         drained = drain(arguments)
         print(f"worker drained {drained:.1f} s after Locust stopped; load average 1/5/15 min at the end "
@@ -298,4 +313,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit("interrupted: every process the run started is stopped")

@@ -11,7 +11,8 @@ user, by weight:
 - **API readers** (3): the incident list with filters and its next page,
   incident detail, timeline, who is on call, services.
 - **API writers** (2): create incidents, move them along their
-  `allowed_transitions` (acknowledge, investigate, mitigate, resolve), add notes.
+  `allowed_transitions` (acknowledge, investigate, mitigate, resolve), take
+  (acknowledge or investigate) new incidents monitoring opened, add notes.
 - **People in the UI** (2), logged in: the queue, incident pages, on-call,
   the reports dashboard.
 
@@ -355,6 +356,25 @@ class ApiWriter(ApiUser):
         with self.client.post(
             path, json=fields, headers=self.headers, name="API: transition", catch_response=True
         ) as response:
+            if response.status_code in (200, 409):
+                response.success()
+            else:
+                response.failure(f"{response.status_code}: {response.text[:200]}")
+
+    @task(2)
+    def take_alert(self) -> None:
+        """A responder takes a new incident monitoring opened: acknowledge or investigate it. The alert
+        processor may be resolving or mitigating it in the same moment; one of the two must win cleanly."""
+        page = self.get_json("/api/v1/incidents/?state=new&page_size=20", "API: incident list, filtered")
+        opened = [item["number"] for item in (page or {}).get("results", []) if item["source"] == "monitoring"]
+        if not opened:
+            return
+        name = random.choice(["acknowledge", "investigate"])
+        path = f"/api/v1/incidents/{random.choice(opened)}/transitions/{name}/"
+        with self.client.post(
+            path, json={"note": "On it."}, headers=self.headers, name="API: transition, monitoring's incident",
+            catch_response=True,
+        ) as response:  # fmt: skip
             if response.status_code in (200, 409):
                 response.success()
             else:
