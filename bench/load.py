@@ -12,7 +12,9 @@
    Celery worker on every queue (default, clock, webhooks; concurrency 2, as
    the Procfile) and beat.
 3. Locust, headless on loopback, runs bench/load/locustfile.py for
-   `--duration` seconds with `--users` users started `--spawn-rate` a second.
+   `--duration` seconds with `--users` users started `--spawn-rate` a second;
+   the CPU each component used meanwhile is read from /proc (`others` is the
+   rest of the machine: on a shared one, say how busy it was).
 4. The worker drains: no alert event pending and the broker's queues empty.
 5. The books (bench/load_books.py): every accepted event and every created
    incident accounted for in the database.
@@ -230,8 +232,10 @@ def report(stats: list[dict[str, str]], statuses: dict[str, dict[str, int]], boo
     for row in stats:
         codes = statuses.get(row["Name"], {})
         shown = ", ".join(f"{count:,}×{code}" for code, count in sorted(codes.items()) if code.isdigit())
+        # Counted as the requests ended (Locust's CSV is written before the last ones, let finish, return).
+        count = sum(number for code, number in codes.items() if code.isdigit()) or int(row["Request Count"])
         print(
-            f"| {row['Name']} | {int(row['Request Count']):,} | {float(row['Requests/s']):.1f} | {row['50%']} ms "
+            f"| {row['Name']} | {count:,} | {float(row['Requests/s']):.1f} | {row['50%']} ms "
             f"| {row['95%']} ms | {row['99%']} ms | {float(row['Max Response Time']):.0f} ms "
             f"| {int(row['Failure Count']):,} | {shown} |"
         )
