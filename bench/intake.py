@@ -59,6 +59,8 @@ ENQUEUE_PATH = "/api/v1/integrations/pagerduty/enqueue"
 FIRED_AT = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 BASELINE_DATABASE = "itsm_bench_baseline"
 INTAKE_DATABASE = "itsm_bench_intake"
+# Databases whose PostgreSQL backends count as ours in the CPU figures (bench/load.py adds its own).
+OUR_DATABASES = {BASELINE_DATABASE, INTAKE_DATABASE}
 
 # The load: PagerDuty Events API v2 events, as a monitoring tool sends them.
 # Each key keeps its own summary, source, severity, details and timestamp (the
@@ -199,9 +201,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start(name: str, command: list[str], *, env: dict[str, str], cwd: Path = ROOT) -> subprocess.Popen[bytes]:
-    """Start a process in a group of its own (so it is stopped whole), its output in var/bench/intake-<name>.log."""
-    with (LOGS / f"intake-{name}.log").open("wb") as log:
+def start(
+    name: str, command: list[str], *, env: dict[str, str], cwd: Path = ROOT, prefix: str = "intake"
+) -> subprocess.Popen[bytes]:
+    """Start a process in a group of its own (so it is stopped whole), its output in var/bench/<prefix>-<name>.log."""
+    with (LOGS / f"{prefix}-{name}.log").open("wb") as log:
         return subprocess.Popen(  # noqa: S603 — our own interpreter, gunicorn and celery
             command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -220,12 +224,14 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-def wait_until_listening(port: int, process: subprocess.Popen[bytes], name: str, timeout: float = 60) -> None:
+def wait_until_listening(
+    port: int, process: subprocess.Popen[bytes], name: str, timeout: float = 60, prefix: str = "intake"
+) -> None:
     """Wait for the server started as `name` (see `start`) to accept connections."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            sys.exit(f"{name} stopped at start; see var/bench/intake-{name}.log")
+            sys.exit(f"{name} stopped at start; see var/bench/{prefix}-{name}.log")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1):
                 return
@@ -325,7 +331,7 @@ def postgres_serves_us(pid: int) -> bool:
     words = title.replace("\0", " ").split()
     for position, word in enumerate(words[1:], start=1):
         if word == "[local]" or word.endswith(")"):
-            return words[position - 1] in (BASELINE_DATABASE, INTAKE_DATABASE)
+            return words[position - 1] in OUR_DATABASES
     return True
 
 

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
+from django.utils.log import log_response
 
 _request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 _ACCEPTABLE = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -30,6 +31,10 @@ class RequestIdMiddleware:
         token = _request_id.set(request_id)
         try:
             response = self.get_response(request)
+            if response.status_code >= 400:
+                # Django logs a 4xx or 5xx answer once every middleware has returned, when this id is
+                # gone; logging it here, as Django would, keeps the id on the line (it is not logged twice).
+                log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
         finally:
             _request_id.reset(token)
         response["X-Request-ID"] = request_id
