@@ -123,7 +123,8 @@ ROWS: list[Row] = [
     api("team-detail", "GET", lambda w: f"/api/v1/teams/{w.team.slug}/", API_READ),
     api("team-detail", "PATCH", lambda w: f"/api/v1/teams/{w.team.slug}/", API_MANAGER),
     api("oncall-now", "GET", fixed("/api/v1/oncall/"), API_READ),
-    api("oncall-shifts", "GET", lambda w: f"/api/v1/oncall/schedules/{w.schedule.pk}/shifts/", API_AGENT),
+    # Who is on call, now and ahead, is for anyone who may need to reach them (tests/test_oncall.py).
+    api("oncall-shifts", "GET", lambda w: f"/api/v1/oncall/schedules/{w.schedule.pk}/shifts/", API_READ),
     api("api-root", "GET", fixed("/api/v1/"), API_READ),
     # --- One's own settings (API): others' are not found ---
     api("my-contact-method-list", "GET", fixed("/api/v1/me/contact-methods/"), API_READ),

@@ -26,12 +26,6 @@ class CanViewTeams(BasePermission):
         return bool(request.user and request.user.has_perm("escalation.view_team"))
 
 
-class CanViewSchedules(BasePermission):
-    # A schedule's shifts are the responders' business, as on the web's on-call page.
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        return bool(request.user and request.user.has_perm("escalation.view_oncallschedule"))
-
-
 def _within_reach(value: dt.datetime) -> None:
     if abs(value - timezone.now()) > FARTHEST:
         raise serializers.ValidationError(_("Must be within 100 years of now."))
@@ -109,7 +103,7 @@ class OnCallNowView(APIView):
 class ScheduleShiftsView(APIView):
     """A schedule's final on-call timeline between `start` and `end` (at most 366 days)."""
 
-    permission_classes = [IsAuthenticated, CanViewSchedules]
+    permission_classes = [IsAuthenticated, CanViewTeams]
 
     @extend_schema(
         operation_id="oncall_schedule_shifts",
