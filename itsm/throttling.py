@@ -6,17 +6,19 @@ would be ignored; these read the rate when a request comes in. The rates come
 from API_THROTTLE_ANON and API_THROTTLE_USER (itsm/settings.py).
 """
 
+from typing import cast
+
 from rest_framework import throttling
 from rest_framework.settings import api_settings
 
 
 class AnonRateThrottle(throttling.AnonRateThrottle):
     def get_rate(self) -> str | None:
-        self.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+        self.THROTTLE_RATES = cast(dict[str, str | None], api_settings.DEFAULT_THROTTLE_RATES)
         return super().get_rate()
 
 
 class UserRateThrottle(throttling.UserRateThrottle):
     def get_rate(self) -> str | None:
-        self.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+        self.THROTTLE_RATES = cast(dict[str, str | None], api_settings.DEFAULT_THROTTLE_RATES)
         return super().get_rate()

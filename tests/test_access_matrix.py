@@ -57,7 +57,7 @@ API_DRAFT_READ = (401, 404, OK, OK, OK, 401)
 API_DRAFT_MANAGER = (401, 404, 403, OK, OK, 401)
 PAGE_DRAFT = (LOGIN, 404, OK, OK, OK, LOGIN)
 # Open to all; a key sent as "Token" is a bad token (401), sent otherwise it is ignored.
-OPEN_DOCS = (OK, OK, OK, OK, OK, frozenset({OK, 401}))
+OPEN_DOCS: tuple[Cell, ...] = (OK, OK, OK, OK, OK, frozenset[Outcome]({OK, 401}))
 
 
 @dataclass(frozen=True)
@@ -302,6 +302,8 @@ ROWS: list[Row] = [
     Row("web:profile", "GET", fixed("/profile/"), PAGE_READ),
     Row("web:set-language", "POST", fixed("/profile/language/"), PUBLIC),
     Row("web:profile-calendar", "POST", fixed("/profile/calendar/"), PAGE_READ),
+    Row("web:profile-token", "POST", fixed("/profile/api-token/"), PAGE_READ),
+    Row("web:profile-token-revoke", "POST", fixed("/profile/api-token/revoke/"), PAGE_READ),
     Row("web:profile-methods", "POST", fixed("/profile/contact-methods/"), PAGE_READ),
     Row("web:profile-method", "POST", lambda w: f"/profile/contact-methods/{w.contact_method.pk}/", PAGE_NOT_MINE),
     Row(
