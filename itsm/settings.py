@@ -5,6 +5,7 @@ the file system, email on the console). Production sets DATABASE_URL,
 REDIS_URL, SECRET_KEY, ALLOWED_HOSTS and EMAIL_URL; see docker-compose.yml.
 """
 
+import datetime as dt
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -52,6 +53,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_htmx",
     "simple_history",
+    # Counts failed logins and refuses further tries for a while (see "Login throttling" below).
+    "axes",
     "escalation",
     "incidents",
     "reports",
@@ -72,6 +75,8 @@ MIDDLEWARE = [
     "incidents.web.middleware.UserTimeZoneMiddleware",
     "incidents.web.middleware.UserLanguageMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last, as django-axes asks: turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "itsm.urls"
@@ -206,6 +211,23 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "web:queue"
 LOGOUT_REDIRECT_URL = "login"
 
+# --- Login throttling (django-axes) -----------------------------------------
+# The web login, the admin's and the browsable API's all go through authenticate(), where the
+# first backend refuses a username or an address that failed LOGIN_FAILURE_LIMIT times in a row,
+# for LOGIN_COOLOFF_MINUTES. Attempts are kept in the database (AccessAttempt, AccessLog in the
+# admin, where an admin unlocks early; or `manage.py axes_reset`); passwords are never stored.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("LOGIN_THROTTLE_ENABLED", True)
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_LOCKOUT_CALLABLE = "itsm.lockout.locked_out"
+
 # --- Internationalisation -------------------------------------------------
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("id", _("Indonesian"))]
@@ -284,8 +306,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "itsm.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
+        "itsm.throttling.AnonRateThrottle",
+        "itsm.throttling.UserRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env_str("API_THROTTLE_ANON", "60/minute"),

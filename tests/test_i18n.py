@@ -438,6 +438,9 @@ PAGES = [
         follow=True,
     ),
     Page("profile, calendar address renewed", "/profile/calendar/", data={}, follow=True),
+    Page("profile, a new API token shown once", "/profile/api-token/", data={}),
+    Page("profile, API token revoked", "/profile/api-token/revoke/", data={}, follow=True),
+    Page("profile, no API token to revoke", "/profile/api-token/revoke/", data={}, user="reporter", follow=True),
     Page(
         "profile, a contact method with errors",
         "/profile/contact-methods/",

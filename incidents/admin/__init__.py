@@ -16,7 +16,16 @@ imports this package).
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from incidents.admin import action_items, incident, intake, postmortems, records, response, updates  # noqa: F401
+from incidents.admin import (  # noqa: F401
+    action_items,
+    incident,
+    intake,
+    postmortems,
+    records,
+    response,
+    tokens,
+    updates,
+)
 
 admin.site.site_header = _("ITSM back office")
 admin.site.site_title = _("ITSM")

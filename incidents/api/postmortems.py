@@ -16,6 +16,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.filters import OrderingFilter
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import BasePermission, IsAuthenticated
@@ -165,10 +166,14 @@ class PostMortemReopenView(IncidentPostMortemMixin):
     @extend_schema(request=PostMortemReopenSerializer, responses={200: PostMortemSerializer})
     def post(self, request: Request, number: str) -> Response:
         """Published → draft (incident managers), with the reason."""
+        # The post-mortem, then the right: a 404 or a 403 whatever the body holds.
+        postmortem = self.get_postmortem()
+        if not request.user.has_perm("incidents.reopen_postmortem"):
+            raise PermissionDenied
         serializer = PostMortemReopenSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         postmortem = postmortems.reopen_postmortem(
-            postmortem=self.get_postmortem(), actor=request.user, reason=serializer.validated_data["reason"]
+            postmortem=postmortem, actor=request.user, reason=serializer.validated_data["reason"]
         )
         return self.read(postmortem)
 
@@ -259,11 +264,10 @@ class PostMortemActionItemsView(IncidentPostMortemMixin):
     @extend_schema(request=ActionItemCreateSerializer, responses={201: ActionItemSerializer})
     def post(self, request: Request, number: str) -> Response:
         """Add a follow-up; it outlives the incident."""
+        postmortem = self.get_postmortem()
         serializer = ActionItemCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        item = action_items.add_action_item(
-            postmortem=self.get_postmortem(), actor=request.user, **serializer.validated_data
-        )
+        item = action_items.add_action_item(postmortem=postmortem, actor=request.user, **serializer.validated_data)
         return Response(ActionItemSerializer(item).data, status=status.HTTP_201_CREATED)
 
 

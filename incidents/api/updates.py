@@ -17,6 +17,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins, serializers, status, viewsets
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -68,6 +69,12 @@ class NewSubscriptionSerializer(StrictSerializer):
     )
 
 
+def _require(request: Request, permission: str) -> None:
+    # Before the body is read: without the right the answer is 403, whatever was sent.
+    if not request.user.has_perm(permission):
+        raise PermissionDenied
+
+
 def _incident(number: str) -> Incident:
     pk = Incident.pk_from_number(number)
     incident = incident_list().filter(pk=pk).first() if pk else None
@@ -95,6 +102,7 @@ class IncidentUpdatesView(generics.GenericAPIView):
     @extend_schema(request=NewStatusUpdateSerializer, responses={201: StatusUpdateSerializer})
     def post(self, request: Request, number: str) -> Response:
         incident = _incident(number)
+        _require(request, updates.POST_PERMISSION)
         serializer = NewStatusUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         update = updates.post_status_update(incident=incident, actor=request.user, **serializer.validated_data)
@@ -110,6 +118,7 @@ class IncidentRecurrenceView(generics.GenericAPIView):
     @extend_schema(request=RecurrenceSerializer, responses={200: IncidentSerializer})
     def post(self, request: Request, number: str) -> Response:
         incident = _incident(number)
+        _require(request, "incidents.transition_incident")
         serializer = RecurrenceSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         incident = monitoring.report_recurrence(

@@ -10,6 +10,7 @@ shows is built in `incidents.web.incident_page`.
 from typing import Any
 
 from django import forms
+from django.contrib.auth.decorators import permission_required
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
@@ -41,6 +42,8 @@ from incidents.web.incident_page import option_initial
 from incidents.web.views import _act, _incident_or_404, incident_form_view
 
 TASK_CHANGE_FIELDS = ("status", "owner", "expertise", "due_at")
+# Checked before the form, so someone without the right is refused (403) whatever they posted.
+MANAGE_RESPONSE = "incidents.manage_response"
 
 
 def _row_of(queryset: Any, pk: int, incident: Incident) -> Any:
@@ -55,6 +58,7 @@ def _row_of(queryset: Any, pk: int, incident: Incident) -> Any:
 
 
 @incident_form_view
+@permission_required(MANAGE_RESPONSE, raise_exception=True)
 def add_role(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -73,6 +77,7 @@ def add_role(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @incident_form_view
+@permission_required(MANAGE_RESPONSE, raise_exception=True)
 def end_role(request: HttpRequest, number: str, pk: int) -> HttpResponse:
     incident = _incident_or_404(number)
     role = _row_of(ResponseRole.objects.select_related("user"), pk, incident)
@@ -87,6 +92,7 @@ def end_role(request: HttpRequest, number: str, pk: int) -> HttpResponse:
 
 
 @incident_form_view
+@permission_required(MANAGE_RESPONSE, raise_exception=True)
 def name_commander(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -110,6 +116,7 @@ def _paged(paged: PagedResponder) -> str:
 
 
 @incident_form_view
+@permission_required(MANAGE_RESPONSE, raise_exception=True)
 def page_responder(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -131,6 +138,7 @@ def page_responder(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @incident_form_view
+@permission_required(MANAGE_RESPONSE, raise_exception=True)
 def meeting_links(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -147,6 +155,7 @@ def meeting_links(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @incident_form_view
+@permission_required(MANAGE_RESPONSE, raise_exception=True)
 def add_task(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -160,6 +169,7 @@ def add_task(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @incident_form_view
+@permission_required(MANAGE_RESPONSE, raise_exception=True)
 def change_task(request: HttpRequest, number: str, pk: int) -> HttpResponse:
     incident = _incident_or_404(number)
     task: InvestigationTask = _row_of(InvestigationTask.objects.select_related("owner"), pk, incident)
@@ -190,6 +200,7 @@ def change_task(request: HttpRequest, number: str, pk: int) -> HttpResponse:
 
 
 @incident_form_view
+@permission_required(MANAGE_RESPONSE, raise_exception=True)
 def propose_option(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -203,6 +214,7 @@ def propose_option(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @incident_form_view
+@permission_required(MANAGE_RESPONSE, raise_exception=True)
 def change_option(request: HttpRequest, number: str, pk: int) -> HttpResponse:
     incident = _incident_or_404(number)
     option: SolutionOption = _row_of(SolutionOption.objects.select_related("incident"), pk, incident)
@@ -218,6 +230,7 @@ def change_option(request: HttpRequest, number: str, pk: int) -> HttpResponse:
 
 
 @incident_form_view
+@permission_required(MANAGE_RESPONSE, raise_exception=True)
 def choose_option(request: HttpRequest, number: str, pk: int) -> HttpResponse:
     incident = _incident_or_404(number)
     option: SolutionOption = _row_of(SolutionOption.objects.select_related("incident"), pk, incident)
@@ -232,6 +245,7 @@ def choose_option(request: HttpRequest, number: str, pk: int) -> HttpResponse:
 
 
 @incident_form_view
+@permission_required(MANAGE_RESPONSE, raise_exception=True)
 def record_implementation(request: HttpRequest, number: str, pk: int) -> HttpResponse:
     """Record an implementation of the option `pk`; a rollback plan typed here is saved on the option first.
 
@@ -265,6 +279,7 @@ def record_implementation(request: HttpRequest, number: str, pk: int) -> HttpRes
 
 
 @incident_form_view
+@permission_required("incidents.transition_incident", raise_exception=True)
 def report_recurrence(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -278,6 +293,7 @@ def report_recurrence(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @incident_form_view
+@permission_required(updates.POST_PERMISSION, raise_exception=True)
 def post_update(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -296,6 +312,7 @@ def post_update(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @incident_form_view
+@permission_required("incidents.change_incident", raise_exception=True)
 def mark_duplicate(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -312,6 +329,7 @@ def mark_duplicate(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @incident_form_view
+@permission_required("incidents.change_incident", raise_exception=True)
 def link_major(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(

@@ -26,6 +26,7 @@ from django.views.i18n import set_language as django_set_language
 from escalation import contacts
 from escalation import profile as settings_of
 from escalation.models import Channel, ContactMethod, NotificationRule
+from incidents.api_tokens import api_token_of, issue_api_token, revoke_api_token
 from incidents.web.middleware import set_language_cookie
 from incidents.web.profile_forms import ContactMethodForm, NotificationRuleForm, SettingsForm, minutes
 from incidents.web.views import form_errors_from
@@ -103,6 +104,7 @@ def _render_profile(
         "rule_rows": rule_rows,
         "new_rule_form": bound.get("rule-new") or NotificationRuleForm(methods, prefix="rule-new"),
         "open_form": next(iter(bound), None),
+        "api_token": api_token_of(user),
     }
     return render(request, "web/profile.html", context, status=status)
 
@@ -266,3 +268,24 @@ def remove_notification_rule(request: HttpRequest, pk: int) -> HttpResponse:
     contacts.remove_notification_rule(rule=_my_rule(request, pk), actor=_me(request))
     messages.success(request, _("Notification rule removed."))
     return redirect(reverse("web:profile") + "#notification-rules")
+
+
+@never_cache
+@login_required
+@require_POST
+def new_api_token(request: HttpRequest) -> HttpResponse:
+    """A new API token, shown this once; the previous one stops working now."""
+    token = issue_api_token(user=_me(request), actor=_me(request))
+    response = render(request, "web/profile_token.html", {"token": token})
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_POST
+def remove_api_token(request: HttpRequest) -> HttpResponse:
+    if revoke_api_token(user=_me(request), actor=_me(request)):
+        messages.success(request, _("Your API token is revoked: requests that send it are refused from now on."))
+    else:
+        messages.info(request, _("You had no API token."))
+    return redirect(reverse("web:profile") + "#api-token")

@@ -19,6 +19,8 @@ urlpatterns = [
     path("profile/", profile.profile, name="profile"),
     path("profile/language/", profile.set_language, name="set-language"),
     path("profile/calendar/", profile.renew_calendar, name="profile-calendar"),
+    path("profile/api-token/", profile.new_api_token, name="profile-token"),
+    path("profile/api-token/revoke/", profile.remove_api_token, name="profile-token-revoke"),
     path("profile/contact-methods/", profile.add_contact_method, name="profile-methods"),
     path("profile/contact-methods/<int:pk>/", profile.change_contact_method, name="profile-method"),
     path(
