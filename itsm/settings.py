@@ -227,6 +227,8 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_LOCKOUT_CALLABLE = "itsm.lockout.locked_out"
+# No start-up banner on every manage.py command and worker start; lockouts are still logged.
+AXES_VERBOSE = False
 
 # --- Internationalisation -------------------------------------------------
 LANGUAGE_CODE = "en"
