@@ -225,6 +225,8 @@ STORAGES = {
     },
 }
 ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
+# Extensions an attachment may have; each one's content is checked too (incidents/attachments.py).
+ATTACHMENT_TYPES = env_list(
     "ATTACHMENT_TYPES", ["png", "jpg", "jpeg", "gif", "webp", "pdf", "txt", "log", "csv", "json", "zip"]
 )
 # Requests larger than an attachment plus its form fields are refused by Django itself.
