@@ -45,6 +45,8 @@ def _errors_of(method: str, operation: dict[str, Any]) -> dict[str, dict[str, An
     }
     if method in WRITES or in_query or "requestBody" in operation:
         errors["400"] = _answer("Bad input, field by field.", FIELD_ERRORS)
+    if "requestBody" in operation:
+        errors["415"] = _answer("A body in a media type this operation does not read.", ERROR)
     if in_path or in_query:
         # An unknown object in the path, or a page cursor that is not one of ours.
         errors["404"] = _answer("Not found.", ERROR)
