@@ -4,7 +4,14 @@ sends them in-process through the WSGI application, as an admin and as an agent.
 Every answer must be something other than a 5xx, carry a status code the schema documents for that
 operation, and a body that matches the schema of that status. The number of examples per operation
 is bounded (API_FUZZ_EXAMPLES, default below) and the generation derandomized, so a CI run is
-repeatable; raise the number locally to search harder.
+repeatable. To search harder locally, raise the number and add schemathesis' coverage phase
+(boundary and wrong-typed values of every parameter):
+`API_FUZZ_EXAMPLES=50 API_FUZZ_COVERAGE=1 pytest tests/test_api_fuzz.py`.
+
+Path parameters that name an incident or a service are pointed at ones that exist, so requests
+get past the 404. Nothing is left out: the exports (CSV, XLSX, PDF) and the multipart upload run
+in-process like the rest; Celery tasks and webhooks are only enqueued on commit, which the test's
+transaction never reaches.
 """
 
 import os
@@ -28,9 +35,9 @@ from schemathesis.specs.openapi.checks import (
 
 from incidents.models import Incident
 
-EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "4"))
 # The coverage phase sends each operation's boundary and wrong-typed values besides the random ones.
-COVERAGE = os.environ.get("API_FUZZ_COVERAGE", "1") == "1"
+COVERAGE = os.environ.get("API_FUZZ_COVERAGE", "0") == "1"
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 application = get_wsgi_application()
