@@ -9,6 +9,7 @@ Properties:
    severity come out of the parser as they went in.
 """
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -133,6 +134,23 @@ def test_any_bytes_decode_or_are_refused(raw: bytes) -> None:
         return
     # What is accepted can be written as strict UTF-8 JSON again, as the database will.
     json.dumps(decode_body(raw), allow_nan=False, ensure_ascii=False).encode()
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-05:00", "10000-01-01T00:00:00Z", "2026-02-30T00:00:00Z"])
+def test_a_time_that_cannot_be_held_in_utc_is_refused(moment: str) -> None:
+    body = {"title": "Disk almost full", "started_at": moment}
+    with pytest.raises(InvalidEvent) as refused:
+        parse_generic(body)
+    assert refused.value.errors == {"started_at": ["Must be an ISO 8601 date and time."]}
+
+
+@given(moment=st.datetimes(timezones=st.timezones()) | text)
+@fuzz
+def test_an_accepted_time_converts_to_utc(moment: Any) -> None:
+    value = moment.isoformat() if hasattr(moment, "isoformat") else moment
+    if _refusal(parse_generic, {"title": "t", "started_at": value}) is None:
+        fired_at = parse_generic({"title": "t", "started_at": value}).payload["fired_at"]
+        assert fired_at is None or dt.datetime.fromisoformat(fired_at).astimezone(dt.UTC)
 
 
 @pytest.mark.parametrize(

@@ -202,6 +202,11 @@ def parse_time(value: str) -> dt.datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
+    try:
+        # 9999-12-31T23:00-05:00 parses, but is past the last moment a datetime holds in UTC.
+        parsed.astimezone(dt.UTC)
+    except OverflowError:
+        return None
     return parsed
 
 
