@@ -100,3 +100,23 @@ def test_api_as_admin(case: Any, admin_user: Any, known_objects: dict[str, str])
 @pytest.mark.django_db
 def test_api_as_agent(case: Any, agent: Any, known_objects: dict[str, str]) -> None:
     _exercise(case, agent, known_objects)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/services/%00/",
+        "/api/v1/teams/a%00/",
+        "/api/v1/incidents/INC-%00/",
+        "/api/v1/incidents/?q=a%00b&service=%00&assignee=%00",
+        "/api/v1/postmortems/?owner=%00",
+        "/api/v1/oncall/?at=%00",
+        "/api/v1/reports/summary/?start=%00",
+    ],
+)
+def test_a_nul_in_the_url_is_refused_not_a_server_error(path: str, admin_user: Any, api: Any) -> None:
+    # PostgreSQL refuses NUL in text; the request must be answered before it gets there.
+    response = api(admin_user).get(path)
+    assert response.status_code in (200, 400, 404), (path, response.status_code)
+    assert response["Content-Type"] == "application/json"

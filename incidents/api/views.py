@@ -236,6 +236,8 @@ class ServiceViewSet(viewsets.ModelViewSet):
     serializer_class = ServiceSerializer
     permission_classes = [IsAuthenticated, ModelPermissionsWithView]
     lookup_field = "slug"
+    # Only what a SlugField holds reaches the database (a NUL in the URL is a 404, not a DataError).
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"
     filterset_fields = ["criticality", "customer_facing", "is_active"]
     ordering_fields = ["name", "created_at"]
     pagination_class = NamePagination
