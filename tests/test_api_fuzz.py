@@ -113,6 +113,8 @@ def test_api_as_agent(case: Any, agent: Any, known_objects: dict[str, str]) -> N
         "/api/v1/postmortems/?owner=%00",
         "/api/v1/oncall/?at=%00",
         "/api/v1/reports/summary/?start=%00",
+        "/api/v1/reports/summary/?service=a%00&team=%00",
+        "/api/v1/reports/summary/xlsx/?service=%00",
     ],
 )
 def test_a_nul_in_the_url_is_refused_not_a_server_error(path: str, admin_user: Any, api: Any) -> None:
