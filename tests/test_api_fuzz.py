@@ -122,3 +122,14 @@ def test_a_nul_in_the_url_is_refused_not_a_server_error(path: str, admin_user: A
     response = api(admin_user).get(path)
     assert response.status_code in (200, 400, 404), (path, response.status_code)
     assert response["Content-Type"] == "application/json"
+
+
+def test_every_operation_documents_its_error_answers() -> None:
+    for path, operations in schema.raw_schema["paths"].items():
+        for method, operation in operations.items():
+            documented = set(operation["responses"])
+            assert {"401", "403", "429", "503"} <= documented, (method, path)
+            if method in ("post", "put", "patch", "delete"):
+                assert {"400", "409"} <= documented, (method, path)
+            if "{" in path:
+                assert "404" in documented, (method, path)
