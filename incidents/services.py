@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 
 from escalation.models import Team
 from incidents import effects
+from incidents.attachments import checked_content_type
 from incidents.choices import Category, EntryKind, Level, Priority, Source, Visibility
 from incidents.lifecycle import MAX_TEXT_LENGTH, cancel_incident, lock_incident
 from incidents.models import Attachment, Incident, Service
@@ -440,19 +441,20 @@ def link_to_major_incident(*, incident: Incident, actor: Actor, major: Incident)
 
 
 def add_attachment(*, incident: Incident, actor: Actor, file: UploadedFile) -> Attachment:
-    """Keep a diagnostic file with the incident, within the size limit."""
+    """Keep a diagnostic file with the incident, within the size limit and of an allowed type (incidents/attachments.py)."""
     _require(actor, "incidents.add_attachment", _("You may not add attachments."))
     limit = settings.ATTACHMENT_MAX_BYTES
     if file.size is None or file.size > limit:
         raise ValidationError({"file": [_("The file is larger than the limit of %(limit)d bytes.") % {"limit": limit}]})
     name = _text(file.name or "attachment", "file", limit=255)
+    content_type = checked_content_type(file, name)
     with transaction.atomic():
         attachment = Attachment.objects.create(
             incident=incident,
             file=file,
             name=name,
             size=file.size,
-            content_type=(file.content_type or "")[:120],
+            content_type=content_type,
             uploaded_by=actor if isinstance(actor, User) else None,
         )
         record_entry(

@@ -253,6 +253,10 @@ STORAGES = {
     },
 }
 ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
+# Extensions an attachment may have; each one's content is checked too (incidents/attachments.py).
+ATTACHMENT_TYPES = env_list(
+    "ATTACHMENT_TYPES", ["png", "jpg", "jpeg", "gif", "webp", "pdf", "txt", "log", "csv", "json", "zip"]
+)
 # Requests larger than an attachment plus its form fields are refused by Django itself.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
@@ -323,6 +327,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # The error answers (401/403/404/409/429/503…) are documented too (itsm/openapi.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "itsm.openapi.document_error_responses",
+    ],
     # Choice sets that share a field name keep stable names (status updates reuse the incident's
     # states; tasks, options and deliveries all have a kind or a status).
     "ENUM_NAME_OVERRIDES": {

@@ -43,3 +43,5 @@ urlpatterns = [
     path("", include("escalation.oncall_urls")),
     path("", include("escalation.paging_urls")),
 ]
+
+handler404 = "itsm.error_pages.not_found"

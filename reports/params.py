@@ -80,9 +80,11 @@ def parse_report_query(query: Mapping[str, object], *, today: dt.date | None = N
             errors["end"] = [_("A report covers at most %(days)d days.") % {"days": MAX_DAYS}]
 
     chosen = {name: _values(query, name) for name in ("service", "team", "priority", "category")}
+    # A value with a NUL is never a slug, and PostgreSQL refuses it in a query: it stays unknown.
+    asked = {name: [value for value in chosen[name] if "\x00" not in value] for name in ("service", "team")}
     known = {
-        "service": set(Service.objects.filter(slug__in=chosen["service"]).values_list("slug", flat=True)),
-        "team": set(Team.objects.filter(slug__in=chosen["team"]).values_list("slug", flat=True)),
+        "service": set(Service.objects.filter(slug__in=asked["service"]).values_list("slug", flat=True)),
+        "team": set(Team.objects.filter(slug__in=asked["team"]).values_list("slug", flat=True)),
         "priority": set(Priority.values),
         "category": set(Category.values),
     }

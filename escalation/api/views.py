@@ -11,6 +11,8 @@ class TeamViewSet(viewsets.ModelViewSet):
     serializer_class = TeamSerializer
     permission_classes = [IsAuthenticated, ModelPermissionsWithView]
     lookup_field = "slug"
+    # Only what a SlugField holds reaches the database (a NUL in the URL is a 404, not a DataError).
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"
     ordering_fields = ["name", "created_at"]
     pagination_class = NamePagination
 

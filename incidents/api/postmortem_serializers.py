@@ -23,6 +23,8 @@ def _username_field(**kwargs: Any) -> serializers.SlugRelatedField[Any]:
 
 
 def _username(**kwargs: Any) -> serializers.SlugRelatedField[Any]:
+    # The people on a record are kept as null when their account goes; the schema says so.
+    kwargs.setdefault("allow_null", True)
     return serializers.SlugRelatedField(slug_field="username", read_only=True, **kwargs)
 
 

@@ -14,6 +14,8 @@ from incidents.response import EXPERTISE_LENGTH
 
 
 def _username(**kwargs: Any) -> serializers.SlugRelatedField:
+    # The people on a record are kept as null when their account goes; the schema says so.
+    kwargs.setdefault("allow_null", True)
     return serializers.SlugRelatedField(slug_field="username", read_only=True, **kwargs)
 
 
@@ -25,7 +27,7 @@ def _text(**kwargs: Any) -> serializers.CharField:
 
 
 class ResponseRoleSerializer(serializers.ModelSerializer):
-    user = _username()
+    user = _username(allow_null=False)
     added_by = _username()
     ended_by = _username()
     active = serializers.BooleanField(source="is_active", read_only=True)

@@ -95,10 +95,22 @@ class IncidentSerializer(serializers.ModelSerializer):
     services: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
         slug_field="slug", many=True, read_only=True
     )
-    reporter: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    assignee: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    commander: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    team: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    # Null while nobody is assigned / no team owns it / the account is gone: the schema says so (allow_null).
+    reporter: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    assignee: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    commander: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
+    team: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True
+    )
+    # Empty strings until someone opens a room: plain text in the schema, not "uri".
+    war_room_url = serializers.CharField(read_only=True)
+    chat_channel_url = serializers.CharField(read_only=True)
     duplicate_of = serializers.SerializerMethodField()
     major_incident = serializers.SerializerMethodField()
     sla = serializers.SerializerMethodField()
@@ -310,7 +322,9 @@ class NoteSerializer(StrictSerializer):
 
 
 class AttachmentSerializer(serializers.ModelSerializer):
-    uploaded_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    uploaded_by: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     file = serializers.FileField(write_only=True)
     url = serializers.SerializerMethodField()
 

@@ -29,6 +29,7 @@ from incidents.api.serializers import (
     TimelineEntrySerializer,
     TransitionSerializer,
 )
+from incidents.attachments import served_content_type
 from incidents.choices import Source, Visibility
 from incidents.models import Incident, Service
 from incidents.selectors import incident_list, timeline_for
@@ -193,8 +194,17 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         attachment = self.get_object().attachments.filter(pk=int(attachment_id)).first()
         if attachment is None:
             raise Http404
-        # Always a download, never rendered inline: uploaded HTML must not run on our origin.
-        return FileResponse(attachment.file.open("rb"), as_attachment=True, filename=attachment.name)
+        # Always a download, never rendered inline, labelled with our own type and never sniffed:
+        # uploaded HTML or script must not run on our origin, whatever a browser makes of it.
+        response = FileResponse(
+            attachment.file.open("rb"),
+            as_attachment=True,
+            filename=attachment.name,
+            content_type=served_content_type(attachment.content_type),
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return response
 
     @extend_schema(methods=["get"], responses={200: AttachmentSerializer(many=True)})
     @extend_schema(
@@ -226,6 +236,8 @@ class ServiceViewSet(viewsets.ModelViewSet):
     serializer_class = ServiceSerializer
     permission_classes = [IsAuthenticated, ModelPermissionsWithView]
     lookup_field = "slug"
+    # Only what a SlugField holds reaches the database (a NUL in the URL is a 404, not a DataError).
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"
     filterset_fields = ["criticality", "customer_facing", "is_active"]
     ordering_fields = ["name", "created_at"]
     pagination_class = NamePagination

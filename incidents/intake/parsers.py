@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -138,6 +139,59 @@ class _Checker:
         return links
 
 
+def decode_body(raw: bytes) -> Any:
+    """A request body as JSON that every database can store, or `InvalidEvent`.
+
+    Refused besides what is not JSON at all: nesting deeper than the decoder
+    goes, NaN and infinities (JSON has none; `1e999` decodes to one), and text
+    with NUL characters or unpaired surrogates (`\\u0000`, `\\ud800`), which
+    PostgreSQL's jsonb and UTF-8 columns cannot hold.
+    """
+    try:
+        body = json.loads(raw, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise InvalidEvent({"body": ["Not valid JSON."]}) from None
+    if not _storable(body):
+        raise InvalidEvent(
+            {"body": ["Numbers must be finite, and text may not hold NUL characters or unpaired surrogates."]}
+        )
+    return body
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(name)
+
+
+def _storable_text(text: str) -> bool:
+    if text.isascii():
+        return "\x00" not in text
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
+def _storable(value: Any) -> bool:
+    # A loop, not recursion: the decoder may have gone as deep as the interpreter allows.
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if not _storable_text(item):
+                return False
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return False
+        elif isinstance(item, dict):
+            if not all(_storable_text(key) for key in item):
+                return False
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return True
+
+
 def parse_time(value: str) -> dt.datetime | None:
     # PagerDuty's examples write offsets without a colon (+0000); ISO 8601 allows both.
     try:
@@ -148,6 +202,11 @@ def parse_time(value: str) -> dt.datetime | None:
         return None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
+    try:
+        # 9999-12-31T23:00-05:00 parses, but is past the last moment a datetime holds in UTC.
+        parsed.astimezone(dt.UTC)
+    except OverflowError:
+        return None
     return parsed
 
 

@@ -15,7 +15,6 @@ PagerDuty's own response shapes.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -33,6 +32,7 @@ from incidents.choices import IntegrationKind
 from incidents.intake.parsers import (
     InvalidEvent,
     ParsedEvent,
+    decode_body,
     parse_alertmanager,
     parse_generic,
     parse_pagerduty,
@@ -54,7 +54,7 @@ class Refusal(Exception):  # noqa: N818 — it is a response, not a failure of o
 
 
 def _read_json(request: HttpRequest) -> Any:
-    """The body as JSON: 413 past INTAKE_MAX_BYTES, 400 if it is not JSON."""
+    """The body as JSON: 413 past INTAKE_MAX_BYTES, 400 (`InvalidEvent`) if it is not JSON we can store."""
     limit = settings.INTAKE_MAX_BYTES
     too_large = Refusal(413, {"detail": f"The body is larger than {limit} bytes."})
     try:
@@ -66,10 +66,7 @@ def _read_json(request: HttpRequest) -> Any:
     body = request.read(limit + 1)
     if len(body) > limit:
         raise too_large
-    try:
-        return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidEvent({"body": ["Not valid JSON."]}) from None
+    return decode_body(body)
 
 
 def _bearer(request: HttpRequest) -> str:
