@@ -38,3 +38,6 @@ urlpatterns = [
     path("", include("escalation.oncall_urls")),
     path("", include("escalation.paging_urls")),
 ]
+
+# A page or middleware that cannot reach the database answers 503, not 500.
+handler500 = "itsm.unavailable.server_error"
