@@ -127,3 +127,17 @@ def test_an_error_that_is_not_an_outage_is_still_a_500(db: None, settings: Any) 
     response = Client(raise_request_exception=False).get("/broken/")
     assert response.status_code == 500
     assert "Retry-After" not in response
+
+
+def test_api_whose_throttle_cache_is_away_answers_503(
+    settings: Any, api: Callable[[Any], APIClient], agent: Any
+) -> None:
+    # The throttles count in the cache (Redis in production): a Redis restart must not be a 500.
+    client = api(agent)
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{_closed_port()}/0",
+        }
+    }
+    _assert_unavailable(client.get("/api/v1/incidents/"))
