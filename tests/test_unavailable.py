@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import Client
 from rest_framework.test import APIClient
 
+from escalation import outbox
+from escalation.models import Team
 from incidents.intake.integrations import create_integration
 from incidents.models import Incident, Service
 from tests.intake_helpers import PD_PATH, pd_trigger, post_json
@@ -141,3 +143,29 @@ def test_api_whose_throttle_cache_is_away_answers_503(
         }
     }
     _assert_unavailable(client.get("/api/v1/incidents/"))
+
+
+def test_a_send_is_recorded_once_the_database_is_back(database_away: Callable[[], None], team: Team) -> None:
+    # A worker that has sent a page writes that down when the database returns, rather than
+    # leaving the row claimed for CLAIM_LEASE and sending it again afterwards.
+    saved = dict(connection.settings_dict)
+    tries: list[int] = []
+
+    def record() -> int:
+        tries.append(1)
+        if len(tries) == 2:
+            connection.settings_dict.update(saved)  # back, as after a restart
+        return Team.objects.filter(pk=team.pk).update(name="Payments (recorded)")
+
+    database_away()
+    assert outbox.record_after_send(record) == 1
+    assert len(tries) == 2
+    assert Team.objects.get(pk=team.pk).name == "Payments (recorded)"
+
+
+def test_a_send_not_recorded_within_the_patience_is_left_to_the_lease(
+    database_away: Callable[[], None], team: Team
+) -> None:
+    database_away()
+    with pytest.raises(OperationalError):
+        outbox.record_after_send(lambda: Team.objects.filter(pk=team.pk).update(name="never"), patience=0)
