@@ -17,11 +17,12 @@ Steps:
    c. `pg_ctl restart -m fast` under load, then stop PostgreSQL for `--down`
       seconds and start it again; nothing of the product is restarted.
    After each, stop the load, wait until the workers have caught up, and count.
-3. Print the answers and the counts; exit 1 on any violation: an accepted
-   request that left no record or two, a step paged twice or never, a page or
-   webhook event never received, a 5xx other than 503, no answer at all, or
-   an answer slower than `--slow` seconds or other than 503 while PostgreSQL
-   was down.
+3. Wait for the sends a fault cut short after claiming them (they wait out
+   their claim's lease), then print the answers and the counts; exit 1 on
+   any violation: an accepted request that left no record or two, a step
+   paged twice or never, a page or webhook event never received, a 5xx other
+   than 503, no answer at all, an answer slower than `--slow` seconds during
+   the outage, or anything but 503 while PostgreSQL was surely down.
 
 The servers' folder (and the processes' logs, with `--keep-logs`) is under
 /tmp; everything is stopped and removed at exit, on Ctrl-C too.
@@ -50,7 +51,8 @@ from faults_traffic import Answer, Load, Receiver  # noqa: E402
 class Outcome:
     name: str
     answers: list[Answer]
-    outage: tuple[float, float] | None = None  # when PostgreSQL was away (monotonic seconds)
+    outage: tuple[float, float] | None = None  # from the stop (or restart) command to PostgreSQL back up
+    away: tuple[float, float] | None = None  # from the stop command's return to the start command: surely down
     caught_up_after: float = 0.0
     restarted: list[str] = field(default_factory=list)
     dead: tuple[dt.datetime, dt.datetime] | None = None  # when the worker was dead (wall clock)
@@ -91,7 +93,9 @@ def restart_postgres(stack: Stack, outcome: Outcome, args: argparse.Namespace) -
 def stop_postgres(stack: Stack, outcome: Outcome, args: argparse.Namespace) -> None:
     began = time.monotonic()
     stack.postgres.stop()
+    stopped = time.monotonic()
     time.sleep(args.down)
+    outcome.away = (stopped, time.monotonic())
     stack.postgres.start()
     outcome.outage = (began, time.monotonic())
     outcome.notes.append(f"PostgreSQL stopped for {outcome.outage[1] - began:.1f} s")
@@ -143,22 +147,31 @@ def run_scenario(name: str, stack: Stack, load: Load, args: argparse.Namespace) 
 
 
 def _outage_findings(outcome: Outcome, slow: float) -> tuple[list[str], bool]:
-    """While PostgreSQL was away: every answer 503 and quick; then how soon each kind answered 2xx again."""
+    """While PostgreSQL was stopping, away and starting: no 5xx but 503, no answer slower than `slow`;
+    while it was surely down, nothing but 503; then how soon each kind of request was answered 2xx again.
+
+    A request answered while the server was still shutting down may well succeed; one answered
+    while it was down must be a 503.
+    """
     if outcome.outage is None:
         return [], False
     began, ended = outcome.outage
-    # Requests that began once the stop was under way and were answered before it came back.
-    inside = [a for a in outcome.answers if a.at >= began + 0.5 and a.at + a.seconds <= ended]
-    wrong = [a for a in inside if a.status != 503 or a.seconds > slow]
+    during = [a for a in outcome.answers if a.at >= began and a.at < ended]
+    bad = [a for a in during if (a.status >= 500 and a.status != 503) or a.status == 0 or a.seconds > slow]
     lines = [
-        f"while away: {len(inside)} answers, {sum(a.status == 503 for a in inside)} were 503, {len(wrong)} not 503 or slower than {slow:.0f} s"
+        f"during the outage: {len(during)} answers, {sum(a.status == 503 for a in during)} were 503, {len(bad)} 5xx but 503, lost or slower than {slow:.0f} s"
     ]
+    if outcome.away is not None:
+        down = [a for a in outcome.answers if a.at >= outcome.away[0] and a.at + a.seconds <= outcome.away[1]]
+        bad += [a for a in down if a.status != 503]
+        lines.append(f"while surely down: {len(down)} answers, {sum(a.status == 503 for a in down)} were 503")
+    lines += [f"  {a.kind} answered {a.status} in {a.seconds:.1f} s {a.error}" for a in bad[:5]]
     recovered = []
     for kind in sorted({a.kind for a in outcome.answers}):
         after = [a.at - ended for a in outcome.answers if a.kind == kind and a.at >= ended and 200 <= a.status < 300]
         recovered.append(f"{kind} {min(after):.1f} s" if after else f"{kind} never")
     lines.append("first 2xx after it was back: " + ", ".join(recovered))
-    return lines, bool(wrong) or any("never" in r for r in recovered)
+    return lines, bool(bad) or any("never" in r for r in recovered)
 
 
 def report(outcomes: list[Outcome], counts: Callable[[], list[Any]], slow: float) -> bool:
