@@ -135,9 +135,9 @@ def attempt_delivery(*, notification_id: int) -> DeliveryResult:
         logger.exception("notification %s: unexpected error while sending", notification_id)
         failure = DeliveryError(_("Internal error (%(error)s).") % {"error": type(error).__name__}, retryable=True)
     else:
-        sent = Notification.objects.filter(pk=notification_id, status=DeliveryStatus.PENDING, attempts=attempts).update(
-            status=DeliveryStatus.SENT, sent_at=timezone.now()
-        )
+        sent_at = timezone.now()
+        still_ours = Notification.objects.filter(pk=notification_id, status=DeliveryStatus.PENDING, attempts=attempts)
+        sent = outbox.record_after_send(lambda: still_ours.update(status=DeliveryStatus.SENT, sent_at=sent_at))
         if not sent:
             logger.warning("notification %s was sent but changed meanwhile; left as it is", notification_id)
             return DeliveryResult(_status_of(notification_id))

@@ -22,9 +22,9 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Model, QuerySet
 from django.utils import timezone
 
@@ -38,6 +38,11 @@ MAX_COUNTDOWN = dt.timedelta(minutes=10)
 # once its worker is certainly gone (no two sends of one row overlap).
 CLAIM_LEASE = dt.timedelta(minutes=5)
 SWEEP_BATCH = 100
+# How long a worker that has just sent something keeps trying to write that down while the
+# database is away (a restart takes seconds); past it the row waits out its lease and goes again.
+RECORD_PATIENCE_SECONDS = 60.0
+
+T = TypeVar("T")
 SWEEP_BUDGET_SECONDS = 180.0
 
 
@@ -157,3 +162,22 @@ def sweep(
             tried += 1
         last_id = ids[-1]
     return tried
+
+
+def record_after_send(write: Callable[[], T], *, patience: float = RECORD_PATIENCE_SECONDS) -> T:
+    """Run `write`, the statement that records a send that has happened, again while the database is away.
+
+    Giving up at once would leave the row claimed until CLAIM_LEASE runs out:
+    the receiver would wait minutes for a repeat of what it already has (a page
+    five minutes late to whoever the first one did not reach). Outside a
+    transaction only: a broken connection is closed before each new try.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return write()
+        except (OperationalError, InterfaceError):
+            if connection.in_atomic_block or time.monotonic() >= deadline:
+                raise
+        connection.close()
+        time.sleep(1.0)

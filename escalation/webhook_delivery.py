@@ -137,13 +137,15 @@ def attempt_webhook(*, delivery_id: int) -> DeliveryResult:
             logger.exception("webhook delivery %s: unexpected error while sending", delivery_id)
             failure = DeliveryError(_("Internal error (%(error)s).") % {"error": type(error).__name__}, retryable=True)
         else:
-            delivered = WebhookDelivery.objects.filter(pk=delivery_id, status=Status.PENDING, attempts=attempts).update(
-                status=Status.DELIVERED,
-                delivered_at=timezone.now(),
-                last_status_code=answer.status,
-                last_error="",
-                response_excerpt=_scrub(answer.excerpt, delivery=delivery, limit=EXCERPT_LIMIT),
-            )
+            still_ours = WebhookDelivery.objects.filter(pk=delivery_id, status=Status.PENDING, attempts=attempts)
+            outcome = {
+                "status": Status.DELIVERED,
+                "delivered_at": timezone.now(),
+                "last_status_code": answer.status,
+                "last_error": "",
+                "response_excerpt": _scrub(answer.excerpt, delivery=delivery, limit=EXCERPT_LIMIT),
+            }
+            delivered = outbox.record_after_send(lambda: still_ours.update(**outcome))
             if not delivered:
                 logger.warning("webhook delivery %s was sent but changed meanwhile; left as it is", delivery_id)
                 return DeliveryResult(_status_of(delivery_id))

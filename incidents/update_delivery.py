@@ -264,8 +264,12 @@ def attempt_update_delivery(*, delivery_id: int) -> DeliveryResult:
             logger.exception("update delivery %s: unexpected error while sending", delivery_id)
             failure = DeliveryError(_("Internal error (%(error)s).") % {"error": type(error).__name__}, retryable=True)
         else:
-            delivered = UpdateDelivery.objects.filter(pk=delivery_id, status=Status.PENDING, attempts=attempts).update(
-                status=Status.DELIVERED, delivered_at=timezone.now(), last_status_code=status_code, last_error=""
+            still_ours = UpdateDelivery.objects.filter(pk=delivery_id, status=Status.PENDING, attempts=attempts)
+            delivered_at = timezone.now()
+            delivered = outbox.record_after_send(
+                lambda: still_ours.update(
+                    status=Status.DELIVERED, delivered_at=delivered_at, last_status_code=status_code, last_error=""
+                )
             )
             if not delivered:
                 return DeliveryResult(_status_of(delivery_id))

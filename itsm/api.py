@@ -8,7 +8,6 @@ try/except and nothing a client sends turns into a 500.
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import InterfaceError, OperationalError
 from django.db.models import ProtectedError
 from rest_framework import status
 from rest_framework.exceptions import ValidationError
@@ -16,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from incidents.exceptions import IncidentConflict, TransitionNotAllowed
+from itsm.unavailable import is_outage, retry_after, unavailable_body
 
 
 def _validation_detail(error: DjangoValidationError) -> Any:
@@ -42,10 +42,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             {"detail": "Still in use by other records; archive it instead.", "code": "protected"},
             status=status.HTTP_409_CONFLICT,
         )
-    if isinstance(exc, OperationalError | InterfaceError):
-        return Response(
-            {"detail": "The database is not reachable; try again shortly.", "code": "unavailable"},
-            status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            headers={"Retry-After": "5"},
-        )
+    if is_outage(exc):
+        # The database, or the cache the throttles count in, is away: the client may retry.
+        return Response(unavailable_body(), status=status.HTTP_503_SERVICE_UNAVAILABLE, headers=retry_after())
     return drf_exception_handler(exc, context)

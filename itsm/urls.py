@@ -45,3 +45,5 @@ urlpatterns = [
 ]
 
 handler404 = "itsm.error_pages.not_found"
+# A page or middleware that cannot reach the database answers 503, not 500.
+handler500 = "itsm.unavailable.server_error"

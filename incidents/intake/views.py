@@ -41,6 +41,7 @@ from incidents.intake.sql import column, concrete_fields, table
 from incidents.intake.wake import count_in_window, wake_processor
 from incidents.models import AlertEvent, Integration
 from incidents.models.intake import hash_key
+from itsm.unavailable import unavailable_json
 
 logger = logging.getLogger(__name__)
 
@@ -242,11 +243,7 @@ def _intake(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
             return refusal.response
         except (OperationalError, InterfaceError):
             logger.exception("alert intake: the database is not reachable")
-            return JsonResponse(
-                {"detail": "The database is not reachable; try again shortly."},
-                status=503,
-                headers={"Retry-After": "5"},
-            )
+            return unavailable_json()
 
     return csrf_exempt(require_POST(wrapped))
 
