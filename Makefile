@@ -38,9 +38,13 @@ run: $(STAMP)
 test: export SECRET_KEY ?= insecure-test-only-key
 # A queue of this run's own, so its Celery workers never take another run's tasks.
 test: export CELERY_QUEUE ?= itsm-test-$(shell od -An -N4 -tx4 /dev/urandom | tr -d ' ')
+# Parallel processes (pytest-xdist; tests/workers.py keeps them apart): the suite waits on real
+# workers, servers and a browser much of the time, so three keep two cores busy. TEST_WORKERS=0
+# runs it in one process. With Redis, worker N uses REDIS_URL's database number minus N.
+TEST_WORKERS ?= 3
 test: $(STAMP)
 	mkdir -p var
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -4,6 +4,7 @@ They run against the broker and the database this test run is configured
 for, so the worker sees the rows the test committed.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -51,18 +52,19 @@ def start_celery(*arguments: str, log: Path) -> subprocess.Popen[bytes]:
 
 
 def stop(process: subprocess.Popen[bytes], *, kill: bool = False) -> None:
-    """SIGTERM (warm shutdown) or SIGKILL the whole process group, and wait for it."""
+    """A warm shutdown (SIGTERM) or SIGKILL, then SIGKILL to whatever is left of its group; waits for it."""
     if process.poll() is not None:
         return
-    try:
-        os.killpg(process.pid, signal.SIGKILL if kill else signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
+    if not kill:
+        # To the main process alone, as docker or systemd sends it: it stops its pool's children.
+        # Sent to the whole group, it reached those children first and the main process then
+        # waited out the timeout below.
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=30)
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
+    process.wait(timeout=10)
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 60.0, interval: float = 0.2) -> bool:

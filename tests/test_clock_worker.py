@@ -160,6 +160,7 @@ def _redis_server() -> tuple[str, int] | None:
 
 
 @pytest.mark.skipif(_redis_server() is None, reason="needs the local Redis broker (CI's Redis pass)")
+@pytest.mark.exclusive
 def test_redis_restart_mid_burst_loses_nothing_and_doubles_nothing(
     clean_queue: None, one_level_policy: EscalationPolicy, make_incident: Any, tmp_path: Path
 ) -> None:

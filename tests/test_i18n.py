@@ -7,10 +7,11 @@ compared with the catalogues (tests/i18n_helpers.py): English that has a transla
 have one, fails the test with the page and the string. To check a new page, add one line to PAGES.
 """
 
+import copy
 import datetime as dt
 import re
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,14 @@ import polib
 import pytest
 import time_machine
 from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db import transaction
 from django.template import Context, Template
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, resolve
 from django.utils import timezone, translation
 
@@ -55,6 +60,8 @@ from incidents.choices import (
 )
 from incidents.intake.integrations import create_integration
 from incidents.models import Alert, Incident, PostMortem, SavedFilter, Service
+from incidents.roles import AGENT, INCIDENT_MANAGER, REPORTER
+from incidents.services import report_incident
 from incidents.web import urls as web_urls
 from incidents.web.postmortem_forms import version_of
 from itsm.translations import catalogue_messages, catalogue_problems, source_messages
@@ -722,10 +729,63 @@ def speaking_indonesian(user: Any = None) -> Client:
     return client
 
 
+@pytest.fixture(scope="class")
+def shared_world(django_db_setup: None, django_db_blocker: Any) -> Iterator[World]:
+    """The world, built once for the page checks in one transaction, and rolled back after them.
+
+    Each check runs in a savepoint inside it (pytest-django's `db`), so whatever a page posts is
+    undone before the next check: every page still sees the world exactly as built.
+    """
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+    try:
+        # What conftest's autouse fixtures set for each test, for the pages this posts.
+        with django_db_blocker.unblock(), override_settings(**_TEST_SETTINGS):
+            cache.clear()
+            yield _build_world()
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+
+
+_TEST_SETTINGS: dict[str, Any] = {
+    "PASSWORD_HASHERS": ["django.contrib.auth.hashers.MD5PasswordHasher"],
+    "STORAGES": {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    },
+    "INTAKE_WAKE_GAP_MS": 0,
+}
+
+
 @pytest.fixture
-def world(
-    manager: Any, agent: Any, reporter: Any, team: Team, service: Service, make_incident: Callable[..., Incident]
-) -> World:
+def world(shared_world: World, db: None) -> World:
+    # A post may change its client's cookies (the language, a new session): each check starts
+    # from the clients as the world left them.
+    clients = {}
+    for who, built in shared_world.clients.items():
+        clients[who] = Client()
+        clients[who].cookies = copy.deepcopy(built.cookies)
+    return World(users=shared_world.users, numbers=dict(shared_world.numbers), clients=clients)
+
+
+def _user(role: str, username: str) -> Any:
+    user = get_user_model().objects.create_user(username=username, password=PASSWORD)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
+def _build_world() -> World:
+    manager, agent = _user(INCIDENT_MANAGER, "maya"), _user(AGENT, "agus")
+    reporter = _user(REPORTER, "rina")
+    team = Team.objects.create(name="Payments", slug="payments")
+    service = Service.objects.create(name="Checkout payments", slug="checkout-payments", owner_team=team)
+
+    def make_incident(**fields: Any) -> Incident:  # as conftest's make_incident makes them
+        return report_incident(reporter=agent, **fields)
+
     world = World(users={"manager": manager, "agent": agent, "reporter": reporter})
     # The busy one goes through the pages: reported by its reporter, worked by the manager.
     response = world.client("reporter").post(
@@ -966,36 +1026,38 @@ def _write_postmortems(world: World, incidents: dict[str, Incident]) -> None:
     )
 
 
-@pytest.mark.pages
-@pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
-def test_the_main_pages_leave_no_english_in_indonesian(page: Page, world: World) -> None:
-    response = world.show(page)
-    assert response.status_code == page.status
-    content = response.content.decode()
-    if response["Content-Type"].startswith("text/markdown"):
-        texts = markdown_texts(content)  # a download: the document as its reader sees it
-    else:
-        if not page.htmx:
-            assert '<html lang="id">' in content
-        texts = visible_texts(content, "id")
-    leftovers = leftovers_for("id")
-    left = leftovers.find_in(texts)
-    assert not left, f"English left on {page.name!r} ({page.path}):\n" + "\n".join(
-        f"  {text.where} {text.text!r} (msgid {msgid!r})" for text, msgid in left
-    )
-    # Not passing for want of words: the page does speak Indonesian.
-    assert sum(text.text in leftovers.translations for text in texts) >= 1
+class TestThePages:
+    """The page checks share one world (`shared_world`, built once for this class)."""
 
+    @pytest.mark.pages
+    @pytest.mark.parametrize("page", PAGES, ids=[page.name for page in PAGES])
+    def test_the_main_pages_leave_no_english_in_indonesian(self, page: Page, world: World) -> None:
+        response = world.show(page)
+        assert response.status_code == page.status
+        content = response.content.decode()
+        if response["Content-Type"].startswith("text/markdown"):
+            texts = markdown_texts(content)  # a download: the document as its reader sees it
+        else:
+            if not page.htmx:
+                assert '<html lang="id">' in content
+            texts = visible_texts(content, "id")
+        leftovers = leftovers_for("id")
+        left = leftovers.find_in(texts)
+        assert not left, f"English left on {page.name!r} ({page.path}):\n" + "\n".join(
+            f"  {text.where} {text.text!r} (msgid {msgid!r})" for text, msgid in left
+        )
+        # Not passing for want of words: the page does speak Indonesian.
+        assert sum(text.text in leftovers.translations for text in texts) >= 1
 
-@pytest.mark.pages
-@pytest.mark.parametrize("path", ["/", "/incidents/{busy}/", "/incidents/new/"])
-def test_the_same_pages_in_english_are_found_english(path: str, world: World) -> None:
-    client = world.client("manager")
-    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
-    html = client.get(path.format(**world.numbers)).content.decode()
-    assert '<html lang="en">' in html
-    found = {text.text for text, _ in leftovers_for("id").find(html)}
-    assert {"Priority", "Log out", "Language"} <= found
+    @pytest.mark.pages
+    @pytest.mark.parametrize("path", ["/", "/incidents/{busy}/", "/incidents/new/"])
+    def test_the_same_pages_in_english_are_found_english(self, path: str, world: World) -> None:
+        client = world.client("manager")
+        client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+        html = client.get(path.format(**world.numbers)).content.decode()
+        assert '<html lang="en">' in html
+        found = {text.text for text, _ in leftovers_for("id").find(html)}
+        assert {"Priority", "Log out", "Language"} <= found
 
 
 def _url_names(patterns: Sequence[URLPattern | URLResolver]) -> set[str]:

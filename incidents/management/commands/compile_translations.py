@@ -6,6 +6,8 @@ nothing but Python. A catalogue is compiled only when its .po is newer than
 its .mo, so running it every time costs nothing.
 """
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,16 @@ def compile_catalogues(*, force: bool = False) -> list[Path]:
             if not force and target.exists() and target.stat().st_mtime >= source.stat().st_mtime:
                 continue
             catalogue = polib.pofile(str(source))
-            catalogue.save_as_mofile(str(target))
+            # Written beside it, then renamed over it: a process reading the catalogue meanwhile
+            # (a running server, a parallel test worker compiling too) never sees half a file.
+            handle, partial = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+            os.close(handle)
+            try:
+                catalogue.save_as_mofile(partial)
+                os.chmod(partial, 0o644)
+                os.replace(partial, target)
+            finally:
+                Path(partial).unlink(missing_ok=True)
             compiled.append(target)
     return compiled
 
