@@ -14,6 +14,7 @@ from django.contrib.auth.models import Group
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client
+from django.utils import translation
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -78,6 +79,15 @@ def immediate_intake_wake_ups(settings: Any) -> None:
 def empty_cache() -> None:
     # Throttle counters live in the cache (Redis in CI); each test starts from zero.
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def default_language() -> Iterator[None]:
+    # A page requested in Indonesian leaves Indonesian active in the test's thread (the locale
+    # middleware activates a language per request and never puts it back); a worker process
+    # speaks the default, and so must the next test, whichever test ran before it.
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
