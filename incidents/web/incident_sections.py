@@ -10,7 +10,6 @@ shows is built in `incidents.web.incident_page`.
 from typing import Any
 
 from django import forms
-from django.contrib.auth.decorators import permission_required
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils.translation import gettext as _
@@ -39,7 +38,7 @@ from incidents.web.incident_forms import (
     to_the_minute,
 )
 from incidents.web.incident_page import option_initial
-from incidents.web.views import _act, _incident_or_404, incident_form_view
+from incidents.web.views import _act, _incident_or_404, incident_form_view, needs_permission
 
 TASK_CHANGE_FIELDS = ("status", "owner", "expertise", "due_at")
 # Checked before the form, so someone without the right is refused (403) whatever they posted.
@@ -58,7 +57,7 @@ def _row_of(queryset: Any, pk: int, incident: Incident) -> Any:
 
 
 @incident_form_view
-@permission_required(MANAGE_RESPONSE, raise_exception=True)
+@needs_permission(MANAGE_RESPONSE)
 def add_role(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -77,7 +76,7 @@ def add_role(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @incident_form_view
-@permission_required(MANAGE_RESPONSE, raise_exception=True)
+@needs_permission(MANAGE_RESPONSE)
 def end_role(request: HttpRequest, number: str, pk: int) -> HttpResponse:
     incident = _incident_or_404(number)
     role = _row_of(ResponseRole.objects.select_related("user"), pk, incident)
@@ -92,7 +91,7 @@ def end_role(request: HttpRequest, number: str, pk: int) -> HttpResponse:
 
 
 @incident_form_view
-@permission_required(MANAGE_RESPONSE, raise_exception=True)
+@needs_permission(MANAGE_RESPONSE)
 def name_commander(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -116,7 +115,7 @@ def _paged(paged: PagedResponder) -> str:
 
 
 @incident_form_view
-@permission_required(MANAGE_RESPONSE, raise_exception=True)
+@needs_permission(MANAGE_RESPONSE)
 def page_responder(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -138,7 +137,7 @@ def page_responder(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @incident_form_view
-@permission_required(MANAGE_RESPONSE, raise_exception=True)
+@needs_permission(MANAGE_RESPONSE)
 def meeting_links(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -155,7 +154,7 @@ def meeting_links(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @incident_form_view
-@permission_required(MANAGE_RESPONSE, raise_exception=True)
+@needs_permission(MANAGE_RESPONSE)
 def add_task(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -169,7 +168,7 @@ def add_task(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @incident_form_view
-@permission_required(MANAGE_RESPONSE, raise_exception=True)
+@needs_permission(MANAGE_RESPONSE)
 def change_task(request: HttpRequest, number: str, pk: int) -> HttpResponse:
     incident = _incident_or_404(number)
     task: InvestigationTask = _row_of(InvestigationTask.objects.select_related("owner"), pk, incident)
@@ -200,7 +199,7 @@ def change_task(request: HttpRequest, number: str, pk: int) -> HttpResponse:
 
 
 @incident_form_view
-@permission_required(MANAGE_RESPONSE, raise_exception=True)
+@needs_permission(MANAGE_RESPONSE)
 def propose_option(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -214,7 +213,7 @@ def propose_option(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @incident_form_view
-@permission_required(MANAGE_RESPONSE, raise_exception=True)
+@needs_permission(MANAGE_RESPONSE)
 def change_option(request: HttpRequest, number: str, pk: int) -> HttpResponse:
     incident = _incident_or_404(number)
     option: SolutionOption = _row_of(SolutionOption.objects.select_related("incident"), pk, incident)
@@ -230,7 +229,7 @@ def change_option(request: HttpRequest, number: str, pk: int) -> HttpResponse:
 
 
 @incident_form_view
-@permission_required(MANAGE_RESPONSE, raise_exception=True)
+@needs_permission(MANAGE_RESPONSE)
 def choose_option(request: HttpRequest, number: str, pk: int) -> HttpResponse:
     incident = _incident_or_404(number)
     option: SolutionOption = _row_of(SolutionOption.objects.select_related("incident"), pk, incident)
@@ -245,7 +244,7 @@ def choose_option(request: HttpRequest, number: str, pk: int) -> HttpResponse:
 
 
 @incident_form_view
-@permission_required(MANAGE_RESPONSE, raise_exception=True)
+@needs_permission(MANAGE_RESPONSE)
 def record_implementation(request: HttpRequest, number: str, pk: int) -> HttpResponse:
     """Record an implementation of the option `pk`; a rollback plan typed here is saved on the option first.
 
@@ -279,7 +278,7 @@ def record_implementation(request: HttpRequest, number: str, pk: int) -> HttpRes
 
 
 @incident_form_view
-@permission_required("incidents.transition_incident", raise_exception=True)
+@needs_permission("incidents.transition_incident")
 def report_recurrence(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -293,7 +292,7 @@ def report_recurrence(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @incident_form_view
-@permission_required(updates.POST_PERMISSION, raise_exception=True)
+@needs_permission(updates.POST_PERMISSION)
 def post_update(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -312,7 +311,7 @@ def post_update(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @incident_form_view
-@permission_required("incidents.change_incident", raise_exception=True)
+@needs_permission("incidents.change_incident")
 def mark_duplicate(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(
@@ -329,7 +328,7 @@ def mark_duplicate(request: HttpRequest, number: str) -> HttpResponse:
 
 
 @incident_form_view
-@permission_required("incidents.change_incident", raise_exception=True)
+@needs_permission("incidents.change_incident")
 def link_major(request: HttpRequest, number: str) -> HttpResponse:
     incident = _incident_or_404(number)
     return _act(

@@ -7,6 +7,7 @@ form errors.
 
 import datetime as dt
 from collections.abc import Callable
+from functools import wraps
 from typing import Any
 
 from django import forms
@@ -171,6 +172,24 @@ def priority_preview(request: HttpRequest) -> HttpResponse:
 def incident_form_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """A form posted from the incident page: by POST, from a signed-in user who may read incidents."""
     return login_required(permission_required("incidents.view_incident", raise_exception=True)(require_POST(view)))
+
+
+def needs_permission(permission: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Refuse a form from the incident page before reading it, to whoever lacks `permission`: 403 with
+    the page and the reason, whatever was posted (so a refusal never looks like a form error)."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def checked(request: HttpRequest, number: str, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.has_perm(permission):
+                incident = _incident_or_404(number)
+                messages.error(request, _("You may not do that."))
+                return _render_incident(request, incident, status=403)
+            return view(request, number, *args, **kwargs)
+
+        return checked
+
+    return decorate
 
 
 def _incident_or_404(number: str) -> Incident:
