@@ -688,18 +688,13 @@ def prepare_baseline(server: str) -> dict[str, str]:
     return env
 
 
-def prepare_intake(server: str, var_dir: Path, arguments: argparse.Namespace) -> tuple[dict[str, str], str]:
-    """Migrate a fresh database, make the service and its PagerDuty integration; return the settings and the key."""
-    import redis
-
-    recreate_database(server, INTAKE_DATABASE)
-    redis.Redis.from_url(arguments.redis).flushdb()
-    (var_dir / "static").mkdir()
-    env = {
+def product_env(database_url: str, redis_url: str, queue: str, var_dir: Path) -> dict[str, str]:
+    """The environment the product's processes run with in a bench: production settings on loopback."""
+    return {
         **os.environ,
-        "DATABASE_URL": f"{server}/{INTAKE_DATABASE}",
-        "REDIS_URL": arguments.redis,
-        "CELERY_QUEUE": f"bench-intake-{os.getpid()}",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "CELERY_QUEUE": queue,
         "SECRET_KEY": secrets.token_urlsafe(32),
         "DEBUG": "false",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -709,6 +704,16 @@ def prepare_intake(server: str, var_dir: Path, arguments: argparse.Namespace) ->
         "LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "itsm.settings",
     }
+
+
+def prepare_intake(server: str, var_dir: Path, arguments: argparse.Namespace) -> tuple[dict[str, str], str]:
+    """Migrate a fresh database, make the service and its PagerDuty integration; return the settings and the key."""
+    import redis
+
+    recreate_database(server, INTAKE_DATABASE)
+    redis.Redis.from_url(arguments.redis).flushdb()
+    (var_dir / "static").mkdir()
+    env = product_env(f"{server}/{INTAKE_DATABASE}", arguments.redis, f"bench-intake-{os.getpid()}", var_dir)
     print("migrating the intake's database …", flush=True)
     manage("migrate", "--noinput", env=env)
     service = (

@@ -50,6 +50,7 @@ from intake import (
     free_port,
     gunicorn,
     manage,
+    product_env,
     recreate_database,
     server_settings,
     start,
@@ -66,19 +67,9 @@ SERVICES = ["checkout-payments", "customer-dashboard", "logistics-tracking", "id
 
 
 def settings_for(arguments: argparse.Namespace, var_dir: Path) -> dict[str, str]:
+    database_url = f"{arguments.postgres.rstrip('/')}/{arguments.database}"
     return {
-        **os.environ,
-        "DATABASE_URL": f"{arguments.postgres.rstrip('/')}/{arguments.database}",
-        "REDIS_URL": arguments.redis,
-        "CELERY_QUEUE": arguments.queue,
-        "SECRET_KEY": secrets.token_urlsafe(32),
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "ITSM_VAR_DIR": str(var_dir),
-        "STATIC_ROOT": str(var_dir / "static"),
-        "EMAIL_URL": "dummymail://",
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "itsm.settings",
+        **product_env(database_url, arguments.redis, arguments.queue, var_dir),
         # Plain HTTP on loopback: cookies marked Secure would not come back (TLS ends at a proxy in production).
         "SECURE_COOKIES": "false",
     }
