@@ -27,6 +27,7 @@ one bad event is marked failed without holding up the others.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import logging
 import time
@@ -147,22 +148,41 @@ def _process_batch(batch_size: int) -> int:
 
 
 def _update_rows(rows: Sequence[Model], fields: Sequence[str]) -> None:
-    """Write `fields` of each row with one statement run for all of them (executemany).
+    """Write `fields` of each row: on PostgreSQL one `UPDATE … FROM (VALUES …)` for the whole batch,
+    elsewhere one statement run for each row (executemany).
 
-    Django's bulk_update builds a CASE expression per field and row; for the
-    few hundred rows of a batch that costs more than the whole batch's work.
+    Django's bulk_update builds a CASE expression per field and row, which for
+    the few hundred rows of a batch costs more than the batch's work; and a
+    statement per row costs PostgreSQL a parse, plan and execution per event.
     """
     model = type(rows[0])
     columns = concrete_fields(model, fields)
-    assignments = ", ".join(f"{column(field)} = %s" for field in columns)
-    primary_key = connection.ops.quote_name(model._meta.pk.attname)
-    sql = f"UPDATE {table(model)} SET {assignments} WHERE {primary_key} = %s"  # noqa: S608 — names from the model
+    primary_key = model._meta.pk
     params = [
         [field.get_db_prep_save(getattr(row, field.attname), connection) for field in columns] + [row.pk]
         for row in rows
     ]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, params)
+        if connection.vendor == "postgresql":
+            cursor.execute(_update_from_values_sql(model, tuple(fields), len(rows)), [v for row in params for v in row])
+        else:
+            assignments = ", ".join(f"{column(field)} = %s" for field in columns)
+            key = column(primary_key)
+            cursor.executemany(f"UPDATE {table(model)} SET {assignments} WHERE {key} = %s", params)  # noqa: S608 — names from the model
+
+
+@functools.lru_cache(maxsize=64)
+def _update_from_values_sql(model: type[Model], fields: tuple[str, ...], rows: int) -> str:
+    """`UPDATE table SET a = new.a, … FROM (VALUES (%s::type, …), …) AS new(a, …, pk) WHERE table.pk = new.pk`."""
+    columns = [*concrete_fields(model, fields), model._meta.pk]
+    names = [column(field) for field in columns]
+    # Each value cast to its column's type: a VALUES list would otherwise guess text.
+    row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in columns) + ")"
+    assignments = ", ".join(f"{name} = new.{name}" for name in names[:-1])
+    return (
+        f"UPDATE {table(model)} SET {assignments} FROM (VALUES {', '.join([row] * rows)}) AS new({', '.join(names)}) "  # noqa: S608 — names from the model
+        f"WHERE {table(model)}.{names[-1]} = new.{names[-1]}"
+    )
 
 
 def _first_time(payload: dict[str, Any], fallback: dt.datetime) -> dt.datetime:
