@@ -197,6 +197,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Weekly and monthly summaries for subscribed managers, sent once their period ends.
     "send-due-reports": {"task": "reports.send_due_reports", "schedule": 15 * 60, "options": {"expires": 10 * 60}},
+    # Ended months added up ahead for the summary (reports/rollups.py), rebuilt when their facts change.
+    "refresh-report-rollups": {
+        "task": "reports.refresh_rollups",
+        "schedule": 15 * 60,
+        "options": {"expires": 10 * 60},
+    },
     "close-resolved-incidents": {
         "task": "incidents.tasks.close_stale_resolved_incidents",
         "schedule": 15 * 60,

@@ -11,6 +11,7 @@ the synthetic generator) call `refresh` or `refresh_range` themselves, and
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Iterable
 from typing import Any
@@ -32,10 +33,12 @@ from django.db.models import (
 )
 from django.db.models.functions import Cast, Coalesce, Round
 from django.db.models.signals import m2m_changed, post_delete, post_save
+from django.utils import timezone
 
 from escalation.models import ClockKind, SlaClock
 from incidents.choices import State
 from incidents.models import Incident, Service
+from reports import rollups
 from reports.models import IncidentFact, ServiceFact, SlaOutcomeCode
 from reports.sql import EpochSeconds, Seconds
 
@@ -134,10 +137,19 @@ def _quoted(names: Iterable[str]) -> str:
     return ", ".join(connection.ops.quote_name(name) for name in names)
 
 
+# What every statement that writes facts hands back, for the months it touched (`_bump`).
+_RETURNING = {
+    "incident": ("created_at",),
+    "services": ("created_at", "started", "restored"),
+}
+
+
 def _write(incidents: QuerySet[Incident], *, incident: bool = True, services: bool = True, cursor: Any = None) -> None:
-    """Rewrite the incident facts and (or) the service facts of `incidents`."""
+    """Rewrite the incident facts and (or) the service facts of `incidents`, and mark the ended
+    months they touched, before and after, changed (`reports.rollups`)."""
     incidents = incidents.annotate(restored=Coalesce("mitigated_at", "resolved_at"))
     quote = connection.ops.quote_name
+    touched: list[tuple[Any, ...]] = []
     with cursor or connection.cursor() as cursor:
         if incident:
             sql, params = _facts_of(incidents).query.sql_with_params()
@@ -145,15 +157,47 @@ def _write(incidents: QuerySet[Incident], *, incident: bool = True, services: bo
             # An upsert: the incident's row is written whether or not it had one.
             cursor.execute(
                 f"INSERT INTO {quote(IncidentFact._meta.db_table)} ({_quoted(FACT_COLUMNS)}) {sql} "  # noqa: S608 — names from the models
-                f"ON CONFLICT (incident_id) DO UPDATE SET {updates}",
+                f"ON CONFLICT (incident_id) DO UPDATE SET {updates} RETURNING {_quoted(_RETURNING['incident'])}",
                 params,
             )
+            touched += cursor.fetchall()
         if services:
             table = quote(ServiceFact._meta.db_table)
             ids_sql, ids_params = incidents.order_by().values("pk").query.sql_with_params()
             sql, params = _service_facts_of(incidents).query.sql_with_params()
-            cursor.execute(f"DELETE FROM {table} WHERE incident_id IN ({ids_sql})", ids_params)  # noqa: S608
-            cursor.execute(f"INSERT INTO {table} ({_quoted(SERVICE_COLUMNS)}) {sql}", params)  # noqa: S608
+            returning = f"RETURNING {_quoted(_RETURNING['services'])}"
+            cursor.execute(f"DELETE FROM {table} WHERE incident_id IN ({ids_sql}) {returning}", ids_params)  # noqa: S608
+            touched += cursor.fetchall()
+            cursor.execute(f"INSERT INTO {table} ({_quoted(SERVICE_COLUMNS)}) {sql} {returning}", params)  # noqa: S608
+            touched += cursor.fetchall()
+    _bump(touched)
+
+
+def _bump(rows: Iterable[tuple[Any, ...]]) -> None:
+    """Mark changed the ended months from the earliest to the latest moment of these fact rows:
+    (report time) or (report time, impact start, impact end) in seconds, the end None while it goes on."""
+    earliest: dt.datetime | None = None
+    latest: dt.datetime | None = None
+    now = timezone.now()
+    for row in rows:
+        moments = [_aware(row[0])]
+        if len(row) > 1:
+            moments.append(dt.datetime.fromtimestamp(row[1], dt.UTC))
+            moments.append(now if row[2] is None else dt.datetime.fromtimestamp(row[2], dt.UTC))
+        low, high = min(moments), max(moments)
+        earliest = low if earliest is None or low < earliest else earliest
+        latest = high if latest is None or high > latest else latest
+    # Most writes are of this month's incidents: nothing ended is touched, and nothing is written.
+    if earliest is None or latest is None or rollups.month_window(rollups.month_of(earliest)).ends_at > now:
+        return
+    rollups.bump(rollups.months_from(earliest, min(latest, now)))
+
+
+def _aware(moment: dt.datetime | str) -> dt.datetime:
+    # SQLite hands RETURNING's timestamps back as text.
+    if isinstance(moment, str):
+        moment = dt.datetime.fromisoformat(moment)
+    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=dt.UTC)
 
 
 def refresh(incident_ids: Iterable[int], *, incident: bool = True, services: bool = True) -> None:
@@ -186,6 +230,9 @@ def _one_incident_statements(vendor: str) -> dict[str, tuple[str, list[Any]]]:
         def execute(self, sql: str, params: Any) -> None:
             captured.append((sql, list(params)))
 
+        def fetchall(self) -> list[Any]:
+            return []
+
         def __enter__(self) -> Recorder:
             return self
 
@@ -201,10 +248,13 @@ def _one_incident_statements(vendor: str) -> dict[str, tuple[str, list[Any]]]:
 def _refresh_one(pk: int, *, incident: bool, services: bool) -> None:
     statements = _one_incident_statements(connection.vendor)
     wanted = (["incident"] if incident else []) + (["delete", "insert"] if services else [])
+    touched: list[tuple[Any, ...]] = []
     with connection.cursor() as cursor:
         for name in wanted:
             sql, params = statements[name]
             cursor.execute(sql, [pk if value == _SENTINEL else value for value in params])
+            touched += cursor.fetchall()
+    _bump(touched)
 
 
 def refresh_range(first: int, last: int) -> None:
@@ -231,8 +281,12 @@ def _clock_changed(sender: Any, instance: SlaClock, raw: bool = False, **_: Any)
 
 
 def _incident_deleted(sender: Any, instance: Incident, **_: Any) -> None:
+    services = ServiceFact.objects.filter(incident_id=instance.pk)
+    touched: list[tuple[Any, ...]] = list(services.values_list("created_at", "started", "restored"))
+    touched += IncidentFact.objects.filter(incident_id=instance.pk).values_list("created_at")
     IncidentFact.objects.filter(incident_id=instance.pk).delete()
-    ServiceFact.objects.filter(incident_id=instance.pk).delete()
+    services.delete()
+    _bump(touched)
 
 
 def _services_changed(sender: Any, instance: Any, action: str, pk_set: set[int] | None, **_: Any) -> None:

@@ -18,6 +18,7 @@ from escalation.models import Team
 from incidents.models import Service
 from reports.models import IncidentFact, ServiceFact
 from reports.periods import Period
+from reports.rollups import Window
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ class ReportFilters:
         return services.filter(is_active=True)
 
 
-def reported_in(period: Period, filters: ReportFilters, *, on_services: bool = False) -> QuerySet[Any]:
+def reported_in(period: Period | Window, filters: ReportFilters, *, on_services: bool = False) -> QuerySet[Any]:
     """The period's cohort: incidents reported in it, cancelled ones (false alarms, duplicates) left out.
 
     Counts, response times, SLA compliance and reopen rates are all about this cohort,
@@ -106,7 +107,7 @@ def reported_in(period: Period, filters: ReportFilters, *, on_services: bool = F
     return filters.narrow(facts, on_services=on_services)
 
 
-def impact_or_reported(period: Period, filters: ReportFilters, end: int) -> QuerySet[ServiceFact]:
+def impact_or_reported(period: Period | Window, filters: ReportFilters, end: int) -> QuerySet[ServiceFact]:
     """Service facts whose impact overlaps the period, or that were reported in it.
 
     `end` is the period's end in seconds since 1970, or now if that is sooner.

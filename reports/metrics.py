@@ -22,6 +22,7 @@ below an hour and within 2 % above (`reports.sql.bin_sql`).
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Q, Sum, Value
+from django.db.models import BigIntegerField, Count, Exists, ExpressionWrapper, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce, Greatest, Least
 from django.utils import timezone
 
@@ -37,10 +38,12 @@ from escalation.models import SlaClock, Team
 from escalation.models.sla import ClockKind
 from incidents.choices import ACTION_ITEM_PENDING, Category, Priority
 from incidents.models import ActionItem, Incident, Service
+from reports import rollups
 from reports.filters import ReportFilters, impact_or_reported, reported_in
 from reports.models import SlaOutcomeCode
 from reports.periods import Period
-from reports.sql import Quantiles, bucket_counts, histogram_quantiles, merged_spans
+from reports.rollups import Window
+from reports.sql import Bins, EpochSeconds, add_bins, bin_quantiles, bucket_counts, histogram_bins, merged_spans
 
 QUANTILES = (0.5, 0.9)
 # The breaches a summary lists by name; the count covers all of them.
@@ -175,23 +178,136 @@ def summarize(period: Period, filters: ReportFilters | None = None, *, compare: 
     filters = filters or ReportFilters()
     now = timezone.now()
     periods = {"": period, "previous:": period.previous()} if compare else {"": period}
+    plans = {prefix: _Plan.of(each, filters) for prefix, each in periods.items()}
     work: dict[str, Callable[[], Any]] = {}
     for prefix, each in periods.items():
-        work.update({prefix + name: job for name, job in _jobs(each, filters, now).items()})
+        work.update({prefix + name: job for name, job in _jobs(each, filters, now, plans[prefix]).items()})
     done = _run(work)
-    previous = _assemble(periods["previous:"], filters, now, done, "previous:") if compare else None
-    return _assemble(period, filters, now, done, "", previous=previous)
+    previous = _assemble(periods["previous:"], filters, now, done, "previous:", plans["previous:"]) if compare else None
+    return _assemble(period, filters, now, done, "", plans[""], previous=previous)
 
 
-def _jobs(period: Period, filters: ReportFilters, now: dt.datetime) -> dict[str, Callable[[], Any]]:
+@dataclass(frozen=True)
+class _Plan:
+    """Which parts of a period come from monthly roll-ups (`reports.rollups`) and which from the facts.
+
+    A summary with filters, or in a zone whose midnights do not fall on whole
+    UTC hours (the roll-ups count the cohort per UTC hour), reads the facts
+    for all of its period.
+    """
+
+    windows: list[Window]  # computed from the facts now, in order
+    months: list[dt.date]  # read from the roll-ups, in order
+
+    @classmethod
+    def of(cls, period: Period, filters: ReportFilters) -> _Plan:
+        whole = cls([Window(period.starts_at, period.ends_at)], [])
+        if filters or any(
+            int(dt.datetime.combine(day, dt.time.min, tzinfo=period.zone).timestamp()) % 3600
+            for day in period.buckets(period.interval)
+        ):
+            return whole
+        inside = [
+            month
+            for month in rollups.months_from(period.starts_at, period.ends_at)
+            if period.starts_at <= rollups.month_window(month).starts_at
+            and rollups.month_window(month).ends_at <= period.ends_at
+        ]
+        months = rollups.valid(inside) if inside else []
+        if not months:
+            return whole
+        windows: list[Window] = []
+        start = period.starts_at
+        for month in months:
+            covered = rollups.month_window(month)
+            if start < covered.starts_at:
+                windows.append(Window(start, covered.starts_at))
+            start = covered.ends_at
+        if start < period.ends_at:
+            windows.append(Window(start, period.ends_at))
+        return cls(windows, months)
+
+    def cohort(self, facts: QuerySet[Any]) -> QuerySet[Any]:
+        """The facts reported in the windows computed now (all of `facts` without roll-ups)."""
+        if not self.months:
+            return facts
+        if not self.windows:
+            return facts.none()
+        within = Q()
+        for window in self.windows:
+            within |= Q(created_at__gte=window.starts_at, created_at__lt=window.ends_at)
+        return facts.filter(within)
+
+
+def _jobs(period: Period, filters: ReportFilters, now: dt.datetime, plan: _Plan) -> dict[str, Callable[[], Any]]:
+    cohort = plan.cohort(reported_in(period, filters))
+    live = bool(plan.windows)  # else every day of the period is in a roll-up
     return {
-        "tallies": lambda: _tallies(period, filters),
+        "tallies": lambda: _tally_rows(cohort) if live else [],
         # One statement per response time, so they too run side by side.
-        **{f"quantiles:{name}": _quantiles_job(period, filters, name) for name in RESPONSE_TIMES},
-        "services": lambda: _services(period, filters, now),
+        **{f"bins:{name}": _bins_job(cohort, name) if live else dict for name in RESPONSE_TIMES},
+        **{f"services:{index}": _services_job(window, filters, now) for index, window in enumerate(plan.windows)},
         "breaches": lambda: _breaches(period, filters),
         "action_items": lambda: _action_items(period, filters),
-        "over_time": lambda: _over_time(period, filters),
+        "over_time": lambda: bucket_counts(cohort, period, period.buckets(period.interval)) if live else [],
+        # Python's share (reading and adding up the months) overlaps the statements' wait.
+        "rolled_up": lambda: _Rolled.of(period, plan.months),
+    }
+
+
+@dataclass
+class _Rolled:
+    """The rolled-up months of a period, added up (nothing, without roll-ups)."""
+
+    tallies: list[dict[str, Any]] = field(default_factory=list)
+    bins: dict[str, Bins] = field(default_factory=lambda: {name: {} for name in RESPONSE_TIMES})
+    over_time: list[tuple[dt.date, str, int]] = field(default_factory=list)
+    services: list[tuple[dt.datetime, dict[int, Any]]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, period: Period, months: list[dt.date]) -> _Rolled:
+        rolled = cls()
+        if not months:
+            return rolled
+        starts = period.buckets(period.interval)
+        firsts = [int(dt.datetime.combine(day, dt.time.min, tzinfo=period.zone).timestamp()) for day in starts]
+        counted: dict[tuple[dt.date, str], int] = {}
+        for month, data in sorted(rollups.figures(months).items()):
+            rolled.tallies += data["tallies"]
+            for name in RESPONSE_TIMES:
+                for key, (lows, counts) in data["bins"][name].items():
+                    histogram = rolled.bins[name].setdefault(key, {})
+                    for low, count in zip(lows, counts, strict=True):
+                        histogram[low] = histogram.get(low, 0) + count
+            for hour, priority, count in data["hours"]:
+                bucket = (starts[bisect.bisect_right(firsts, hour * 3600) - 1], priority)
+                counted[bucket] = counted.get(bucket, 0) + count
+            pieces = {row[0]: tuple(row[1:]) for row in data["services"]}
+            rolled.services.append((rollups.month_window(month).starts_at, pieces))
+        rolled.over_time = [(start, priority, count) for (start, priority), count in counted.items()]
+        return rolled
+
+
+def month_piece(window: Window) -> dict[str, Any]:
+    """One ended month's figures for its roll-up, unfiltered, in a form that adds up (`reports.rollups`)."""
+    filters = ReportFilters()
+    cohort = reported_in(window, filters)
+    hour = ExpressionWrapper(EpochSeconds("created_at") / Value(3600), output_field=BigIntegerField())
+    hours = (
+        cohort.annotate(hour=hour)
+        .values("hour", "priority")
+        .annotate(n=Count("pk"))
+        .values_list("hour", "priority", "n")
+    )
+    services = _service_piece(window, filters, window.ends_at)
+    return {
+        "tallies": _tally_rows(cohort),
+        "bins": {
+            name: {key: [list(found), list(found.values())] for key, found in _bins_job(cohort, name)().items()}
+            for name in RESPONSE_TIMES
+        },
+        "hours": [list(row) for row in hours],
+        "services": [[pk, *figures] for pk, figures in services.items()],
     }
 
 
@@ -201,14 +317,21 @@ def _assemble(
     now: dt.datetime,
     done: dict[str, Any],
     prefix: str,
+    plan: _Plan,
     previous: Summary | None = None,
 ) -> Summary:
-    tallies: _Tallies = done[prefix + "tallies"]
-    by_service, downtime, availability = done[prefix + "services"]
-    items_open, items_overdue = done[prefix + "action_items"]
-    overall, by_priority = _response_times(
-        tallies, {name: done[f"{prefix}quantiles:{name}"] for name in RESPONSE_TIMES}
+    rolled: _Rolled = done[prefix + "rolled_up"]
+    tallies = _Tallies(done[prefix + "tallies"] + rolled.tallies)
+    pieces = [(window.starts_at, done[f"{prefix}services:{index}"]) for index, window in enumerate(plan.windows)]
+    by_service, downtime, availability = _services(
+        period, filters, now, sorted(pieces + rolled.services, key=lambda piece: piece[0])
     )
+    items_open, items_overdue = done[prefix + "action_items"]
+    quantiles = {
+        name: bin_quantiles(add_bins(done[f"{prefix}bins:{name}"], rolled.bins[name]), QUANTILES)
+        for name in RESPONSE_TIMES
+    }
+    overall, by_priority = _response_times(tallies, quantiles)
     sla = tallies.sla()
     return Summary(
         period=period,
@@ -220,7 +343,7 @@ def _assemble(
         by_service=by_service,
         by_team=tallies.by_team(),
         interval=period.interval,
-        over_time=done[prefix + "over_time"],
+        over_time=_over_time(period, done[prefix + "over_time"] + rolled.over_time),
         response_times=overall,
         response_times_by_priority=by_priority,
         downtime_seconds=downtime,
@@ -263,6 +386,22 @@ class _Tallies:
     every count, sum and SLA outcome of the summary is a sum of these few rows."""
 
     rows: list[dict[str, Any]]
+
+    KEY = ("priority", "category", "team_id")
+
+    def __post_init__(self) -> None:
+        # Rows of several months (or of the facts and the roll-ups) for one key become one.
+        merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for row in self.rows:
+            key = tuple(row[name] for name in self.KEY)
+            if key not in merged:
+                merged[key] = dict(row)
+                continue
+            into = merged[key]
+            for name, value in row.items():
+                if name not in self.KEY:
+                    into[name] = (into[name] or 0) + (value or 0)
+        self.rows = list(merged.values())
 
     def _sum(self, name: str, **match: Any) -> int:
         return sum(row[name] or 0 for row in self.rows if all(row[k] == v for k, v in match.items()))
@@ -317,7 +456,7 @@ class _Tallies:
         ]
 
 
-def _tallies(period: Period, filters: ReportFilters) -> _Tallies:
+def _tally_rows(cohort: QuerySet[Any]) -> list[dict[str, Any]]:
     aggregates: dict[str, Any] = {
         "n": Count("pk"),
         "affected": Sum("affected_users"),
@@ -330,30 +469,28 @@ def _tallies(period: Period, filters: ReportFilters) -> _Tallies:
         aggregates[f"{kind}_met"] = Count("pk", filter=Q(**{column: SlaOutcomeCode.MET}))
         aggregates[f"{kind}_breached"] = Count("pk", filter=Q(**{column: SlaOutcomeCode.BREACHED}))
         aggregates[f"{kind}_running"] = Count("pk", filter=Q(**{column: SlaOutcomeCode.RUNNING}))
-    rows = reported_in(period, filters).values("priority", "category", "team_id").annotate(**aggregates)
-    return _Tallies(list(rows))
+    return list(cohort.values("priority", "category", "team_id").annotate(**aggregates))
 
 
-def _over_time(period: Period, filters: ReportFilters) -> list[Bucket]:
+def _over_time(period: Period, counted: list[tuple[dt.date, str, int]]) -> list[Bucket]:
     """The cohort per day, week or month of the period's zone, and per priority."""
-    starts = period.buckets(period.interval)
     found: dict[dt.date, dict[str, int]] = {}
-    for start, priority, count in bucket_counts(reported_in(period, filters), period, starts):
-        found.setdefault(start, {})[priority] = count
+    for start, priority, count in counted:
+        found.setdefault(start, {})[priority] = found.get(start, {}).get(priority, 0) + count
     buckets = []
-    for start in starts:
+    for start in period.buckets(period.interval):
         by_priority = {p: found.get(start, {}).get(p, 0) for p in Priority.values}
         buckets.append(Bucket(start=start, count=sum(by_priority.values()), by_priority=by_priority))
     return buckets
 
 
-def _quantiles_job(period: Period, filters: ReportFilters, name: str) -> Callable[[], Quantiles]:
+def _bins_job(cohort: QuerySet[Any], name: str) -> Callable[[], Bins]:
     column = RESPONSE_TIMES[name]
-    return lambda: histogram_quantiles(reported_in(period, filters), column, "priority", QUANTILES)
+    return lambda: histogram_bins(cohort, column, "priority")
 
 
 def _response_times(
-    tallies: _Tallies, quantiles: dict[str, Quantiles]
+    tallies: _Tallies, quantiles: dict[str, dict[str | None, tuple[int, list[float]]]]
 ) -> tuple[ResponseTimes, dict[str, ResponseTimes]]:
     def times(priority: str | None) -> ResponseTimes:
         def one(name: str) -> DurationStats:
@@ -372,28 +509,51 @@ def _rounded(seconds: float | None) -> float | None:
     return None if seconds is None else round(float(seconds), 3)
 
 
-def _services(
-    period: Period, filters: ReportFilters, now: dt.datetime
-) -> tuple[list[Tally], float, list[ServiceAvailability]]:
-    """Incidents per affected service, and each service's downtime in the period, in one pass.
+def _services_job(window: Window, filters: ReportFilters, now: dt.datetime) -> Callable[[], Any]:
+    return lambda: _service_piece(window, filters, now)
 
-    An incident on two services counts for each. Downtime is the union of the impact
-    spans clipped to the period: overlapping incidents on a service count once.
+
+def _service_piece(window: Window, filters: ReportFilters, now: dt.datetime) -> dict[int, tuple[int, int, int, int]]:
+    """Per affected service, in one pass over the service facts of `window`: the seconds of its
+    downtime in the window, the impact spans that touched it, those of them that began before
+    it, and the incidents reported in it (an incident on two services counts for each).
+
+    Downtime is the union of the impact spans clipped to the window, so
+    overlapping incidents on a service count once.
     """
-    start = int(period.starts_at.timestamp())
-    end = int(min(period.ends_at, now).timestamp())
-    # Each span is the impact clipped to the period: from the later of its start and the
-    # period's, to the earlier of its restoration (now, while still going on) and the period's end.
+    start = int(window.starts_at.timestamp())
+    end = int(min(window.ends_at, now).timestamp())
+    # Each span is the impact clipped to the window: from the later of its start and the
+    # window's, to the earlier of its restoration (now, while still going on) and the window's end.
     spans = (
-        impact_or_reported(period, filters, end)
+        impact_or_reported(window, filters, end)
         .annotate(
             a=Greatest("started", Value(start)),
             b=Least(Coalesce("restored", Value(end)), Value(end)),
-            reported=Q(created_at__gte=period.starts_at, created_at__lt=period.ends_at),
+            reported=Q(created_at__gte=window.starts_at, created_at__lt=window.ends_at),
         )
         .values("service_id", "started", "a", "b", "reported")
     )
-    per_service = merged_spans(spans, "service_id")
+    return merged_spans(spans, "service_id", since=start)
+
+
+def _services(
+    period: Period, filters: ReportFilters, now: dt.datetime, pieces: list[tuple[dt.datetime, dict[int, Any]]]
+) -> tuple[list[Tally], float, list[ServiceAvailability]]:
+    """Incidents per affected service, and each service's downtime and availability in the period.
+
+    The pieces tile the period in order. Downtime adds up (each piece's is
+    clipped to it); a span over several pieces counts once among the spans
+    that touched the service: in every piece after the first it began before
+    the piece, and is taken off there.
+    """
+    per_service: dict[int, list[int]] = {}
+    for index, (_start, piece) in enumerate(pieces):
+        for pk, (down, touched, carried, reported) in piece.items():
+            figures = per_service.setdefault(pk, [0, 0, 0])
+            figures[0] += down
+            figures[1] += touched - (carried if index else 0)
+            figures[2] += reported
     seconds = period.seconds
     # A service retired since still shows what it had in the period.
     services = Service.objects.filter(

@@ -169,3 +169,25 @@ class ServiceFact(models.Model):
 
     def __str__(self) -> str:
         return f"service {self.service_id} of INC-{self.incident_id}"
+
+
+class MonthRollup(models.Model):
+    """One UTC calendar month of the unfiltered summary's figures, added up ahead (`reports.rollups`).
+
+    `version` counts the changes to the month's facts since it ended: every
+    write of a fact whose report time or impact falls in an ended month adds
+    one, in the writer's transaction. `data` is valid only while `built_version`
+    equals it; a summary reads valid months and computes the rest from the facts.
+    """
+
+    month = models.DateField(primary_key=True)
+    version = models.BigIntegerField(default=0)
+    built_version = models.BigIntegerField(null=True)
+    built_at = models.DateTimeField(null=True)
+    data = models.JSONField(null=True)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"roll-up of {self.month:%Y-%m}"

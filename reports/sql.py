@@ -75,56 +75,74 @@ def bin_sql(column: str) -> str:
 
 
 Quantiles = dict[str | None, tuple[int, list[float]]]
+# Per group value: histogram bin (its lower bound in seconds) → how many values fell in it.
+Bins = dict[str, dict[int, int]]
 
 
-def histogram_quantiles(facts: QuerySet[Any], column: str, group: str, quantiles: Sequence[float]) -> Quantiles:
-    """Quantiles of `column` of `facts` (whole seconds), overall and per `group`.
+def histogram_bins(facts: QuerySet[Any], column: str, group: str) -> Bins:
+    """The histogram of `column` of `facts` (whole seconds) per `group`, binned by `bin_sql`.
 
-    One pass over the facts builds the histogram per group (a hash aggregate,
-    which PostgreSQL runs on parallel workers: a million values are never
-    sorted); running totals over the bins find the bins holding the ranks each
-    quantile needs. The quantile interpolates between the two nearest ranks,
-    as PostgreSQL's `percentile_cont` does, on the binned values (`bin_sql`).
-
-    Returns `{group value, or None for all: (count, [quantile, ...])}`.
+    One pass over the facts: a hash aggregate, which PostgreSQL runs on
+    parallel workers; a million values are never sorted. Histograms of
+    different cohorts add up (`add_bins`), so months rolled up ahead of time
+    (`reports.rollups`) combine with what is computed now.
     """
     sql, params = _compiled(facts.filter(**{f"{column}__isnull": False}).values(group, column))
-    picks = []
-    for index, q in enumerate(quantiles):
-        # floor(q · (total − 1)) in integer arithmetic, which truncates in both databases
-        # (a cast of a fraction to an integer rounds in PostgreSQL and truncates in SQLite).
-        rank = f"(((total - 1) * {round(q * 10_000)}) / 10000)"
-        picks.append(f"MIN(CASE WHEN upto > {rank} THEN bin END) AS lo{index}")
-        picks.append(f"MIN(CASE WHEN upto > {rank} + 1 THEN bin END) AS hi{index}")
-    statement = f"""
-        WITH h AS (
-            SELECT f.{group} AS g, {bin_sql(f"f.{column}")} AS bin, COUNT(*) AS n
-            FROM ({sql}) f GROUP BY f.{group}, {bin_sql(f"f.{column}")}
-        ),
-        every AS (SELECT g, bin, n FROM h UNION ALL SELECT NULL, bin, SUM(n) FROM h GROUP BY bin),
-        running AS (
-            SELECT g, bin,
-                   SUM(n) OVER (PARTITION BY g ORDER BY bin ROWS UNBOUNDED PRECEDING) AS upto,
-                   CAST(SUM(n) OVER (PARTITION BY g) AS BIGINT) AS total
-            FROM every
-        )
-        SELECT g, MAX(total), {", ".join(picks)} FROM running GROUP BY g
-    """
+    binned = bin_sql(f"f.{column}")
+    statement = f"SELECT f.{group}, {binned}, COUNT(*) FROM ({sql}) f GROUP BY f.{group}, {binned}"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         rows = cursor.fetchall()
+    bins: Bins = {}
+    for key, low, count in rows:
+        bins.setdefault(key, {})[int(low)] = int(count)
+    return bins
+
+
+def add_bins(into: Bins, more: Bins) -> Bins:
+    for key, histogram in more.items():
+        target = into.setdefault(key, {})
+        for low, count in histogram.items():
+            target[low] = target.get(low, 0) + count
+    return into
+
+
+def bin_quantiles(bins: Bins, quantiles: Sequence[float]) -> Quantiles:
+    """Quantiles of the binned values, overall (key None) and per group: `{key: (count, [value, ...])}`.
+
+    Each quantile interpolates between the two nearest ranks, as PostgreSQL's
+    `percentile_cont` does, on the values' bins.
+    """
+    overall: dict[int, int] = {}
+    for histogram in bins.values():
+        for low, count in histogram.items():
+            overall[low] = overall.get(low, 0) + count
     results: Quantiles = {}
-    # Under UNION ALL the NULL group is the overall one (the group column is never NULL).
-    for row in rows:
-        key, total = row[0], int(row[1])
-        values: list[float] = []
-        for index, q in enumerate(quantiles):
-            low, high = row[2 + 2 * index], row[3 + 2 * index]
+    for key, histogram in [*bins.items(), (None, overall)]:
+        ordered = sorted(histogram.items())
+        total = sum(count for _low, count in ordered)
+        if not total:
+            continue
+        values = []
+        for q in quantiles:
             position = q * (total - 1)
-            fraction = position - math.floor(position)
-            values.append(float(low) + fraction * (float(high) - float(low)) if high is not None else float(low))
+            rank = math.floor(position)
+            low, high = _at_rank(ordered, rank) or 0, _at_rank(ordered, rank + 1)  # rank < total: always found
+            values.append(
+                float(low) + (position - rank) * (float(high) - float(low)) if high is not None else float(low)
+            )
         results[key] = (total, values)
     return results
+
+
+def _at_rank(ordered: list[tuple[int, int]], rank: int) -> int | None:
+    """The bin of the value at `rank` (from 0) of the sorted values; None past the last."""
+    upto = 0
+    for low, count in ordered:
+        upto += count
+        if upto > rank:
+            return low
+    return None
 
 
 def bucket_counts(facts: QuerySet[Any], period: Any, starts: Sequence[dt.date]) -> list[tuple[dt.date, str, int]]:
@@ -153,9 +171,11 @@ def _greatest(first: str, second: str) -> str:
     return f"GREATEST({first}, {second})" if connection.vendor == "postgresql" else f"MAX({first}, {second})"
 
 
-def merged_spans(spans: QuerySet[Any], partition: str) -> dict[Any, tuple[int, int, int]]:
+def merged_spans(spans: QuerySet[Any], partition: str, since: int) -> dict[Any, tuple[int, int, int, int]]:
     """Per `partition` value: seconds covered by the union of the spans `[a, b)`, how many
-    spans are not empty, and how many rows are marked `reported`.
+    spans are not empty, how many of those began before `since` (the window's start:
+    they carry over from the window before, see `reports.rollups`), and how many rows
+    are marked `reported`.
 
     `spans` is a `.values()` queryset with columns `a` and `b` (whole seconds,
     clipped to the period, so empty for impact outside it), `started`,
@@ -166,13 +186,13 @@ def merged_spans(spans: QuerySet[Any], partition: str) -> dict[Any, tuple[int, i
     `started` clipped to the period, so the order is `started`'s, which an index
     on (partition, started) gives without a sort.
     """
-    statement, params = merged_spans_sql(spans, partition)
+    statement, params = merged_spans_sql(spans, partition, since)
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
-        return {row[0]: (int(row[1] or 0), int(row[2] or 0), int(row[3] or 0)) for row in cursor.fetchall()}
+        return {row[0]: tuple(int(value or 0) for value in row[1:]) for row in cursor.fetchall()}  # type: ignore[misc]
 
 
-def merged_spans_sql(spans: QuerySet[Any], partition: str) -> tuple[str, tuple[Any, ...]]:
+def merged_spans_sql(spans: QuerySet[Any], partition: str, since: int) -> tuple[str, tuple[Any, ...]]:
     sql, params = _compiled(spans)
     key = f's."{partition}"'
     earlier_end = (
@@ -181,11 +201,12 @@ def merged_spans_sql(spans: QuerySet[Any], partition: str) -> tuple[str, tuple[A
     reach = _greatest("a", "COALESCE(earlier_end, a)")
     statement = f"""
         WITH ordered AS (
-            SELECT {key} AS k, s.a, s.b, s.reported, {earlier_end} AS earlier_end FROM ({sql}) s
+            SELECT {key} AS k, s.a, s.b, s.started, s.reported, {earlier_end} AS earlier_end FROM ({sql}) s
         )
         SELECT k,
                SUM(CASE WHEN b > {reach} THEN b - {reach} ELSE 0 END),
                SUM(CASE WHEN b > a THEN 1 ELSE 0 END),
+               SUM(CASE WHEN b > a AND started < {int(since)} THEN 1 ELSE 0 END),
                SUM(CASE WHEN reported THEN 1 ELSE 0 END)
         FROM ordered GROUP BY k
     """

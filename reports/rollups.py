@@ -1,0 +1,151 @@
+"""Monthly roll-ups: the unfiltered summary's figures of each ended UTC month, added up ahead.
+
+A summary over two years reads a million facts four or five times over; most
+of that is months that ended long ago and will not change. So each ended
+month's figures are kept in a `MonthRollup` row, in a form that adds up
+across months without losing anything the summary shows:
+
+- the tallies: one row per (priority, category, team) with every count and sum;
+- the response-time histograms, per priority: bin → count (`reports.sql.bin_sql`);
+- the cohort per UTC hour and priority, which the period's days, weeks or
+  months are made of in any zone whose midnight falls on a whole UTC hour;
+- per service: the downtime within the month (spans merged and clipped to it),
+  the spans that touched it, those of them that began before it (so that a
+  span over several months counts once: `combine_services`), and the
+  incidents reported in it.
+
+A summary without filters reads the valid roll-ups of the months inside its
+period and computes only the rest from the facts (`reports.metrics`).
+
+Staying right: every write of the facts (`reports.facts`) calls `bump` with
+the months it touches (the incident's report time, and its impact before and
+after), in the writer's transaction; an ended month's `version` goes up by
+one. `build` reads the version before it reads the facts and stores the
+figures with the version it read, so figures that missed a change committed
+meanwhile never match the version again. A month is built only `MARGIN`
+after it ended, so a writer that began before the month ended (and did not
+bump it, the month being open) has long committed by then.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+from django.db.models import Min
+from django.utils import timezone
+
+from reports.models import IncidentFact, MonthRollup, ServiceFact
+
+MARGIN = dt.timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A stretch of time `[starts_at, ends_at)`."""
+
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+
+
+def month_of(moment: dt.datetime) -> dt.date:
+    return moment.astimezone(dt.UTC).date().replace(day=1)
+
+
+def month_window(month: dt.date) -> Window:
+    start = dt.datetime.combine(month, dt.time.min, tzinfo=dt.UTC)
+    following = (month + dt.timedelta(days=32)).replace(day=1)
+    return Window(start, dt.datetime.combine(following, dt.time.min, tzinfo=dt.UTC))
+
+
+def months_from(first: dt.datetime, last: dt.datetime) -> Iterator[dt.date]:
+    """Every UTC month from the one holding `first` to the one holding `last`, both included."""
+    month, final = month_of(first), month_of(last)
+    while month <= final:
+        yield month
+        month = (month + dt.timedelta(days=32)).replace(day=1)
+
+
+def span_months(started: int | None, restored: int | None, now: dt.datetime) -> Iterator[dt.date]:
+    """The months an impact span (seconds since 1970; `restored` None while it goes on) touches."""
+    if started is None:
+        return iter(())
+    end = now if restored is None else dt.datetime.fromtimestamp(max(restored, started), dt.UTC)
+    return months_from(dt.datetime.fromtimestamp(started, dt.UTC), max(end, dt.datetime.fromtimestamp(started, dt.UTC)))
+
+
+def bump(months: Iterable[dt.date]) -> None:
+    """Mark the ended ones among `months` changed: their roll-ups no longer hold (module docstring)."""
+    now = timezone.now()
+    ended = sorted({month for month in months if month_window(month).ends_at <= now})
+    if not ended:
+        return
+    quote = connection.ops.quote_name
+    table = quote(MonthRollup._meta.db_table)
+    rows = ", ".join(["(%s, 1)"] * len(ended))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({quote('month')}, {quote('version')}) VALUES {rows} "  # noqa: S608 — names from the model
+            f"ON CONFLICT ({quote('month')}) DO UPDATE SET {quote('version')} = {table}.{quote('version')} + 1",
+            ended,
+        )
+
+
+def bump_all() -> None:
+    """Every ended month is changed (after a bulk rewrite of the facts)."""
+    MonthRollup.objects.update(built_version=None)
+
+
+def buildable(now: dt.datetime | None = None) -> list[dt.date]:
+    """The months the facts reach into that ended at least `MARGIN` ago, oldest first."""
+    now = now or timezone.now()
+    first_report = IncidentFact.objects.aggregate(first=Min("created_at"))["first"]
+    first_impact = ServiceFact.objects.aggregate(first=Min("started"))["first"]
+    firsts = [moment for moment in (first_report,) if moment is not None]
+    if first_impact is not None:
+        firsts.append(dt.datetime.fromtimestamp(first_impact, dt.UTC))
+    if not firsts:
+        return []
+    return [month for month in months_from(min(firsts), now) if month_window(month).ends_at + MARGIN <= now]
+
+
+def build(month: dt.date) -> None:
+    """Compute one ended month's figures from the facts and store them with the version read first."""
+    from reports.metrics import month_piece
+
+    MonthRollup.objects.get_or_create(month=month)
+    version = MonthRollup.objects.filter(month=month).values_list("version", flat=True).get()
+    data = month_piece(month_window(month))
+    MonthRollup.objects.filter(month=month).update(data=data, built_version=version, built_at=timezone.now())
+
+
+def refresh(now: dt.datetime | None = None, progress: Any = None) -> int:
+    """Build every buildable month whose roll-up is missing or stale; how many were built."""
+    months = buildable(now)
+    current = {
+        row["month"]: row["version"] == row["built_version"]
+        for row in MonthRollup.objects.filter(month__in=months).values("month", "version", "built_version")
+    }
+    stale = [month for month in months if not current.get(month)]
+    for done, month in enumerate(stale, 1):
+        build(month)
+        if progress:
+            progress(done, len(stale))
+    return len(stale)
+
+
+def valid(months: Iterable[dt.date]) -> list[dt.date]:
+    """Those of `months` whose roll-up holds, in order."""
+    rows = MonthRollup.objects.filter(month__in=list(months), data__isnull=False).values_list(
+        "month", "version", "built_version"
+    )
+    return sorted(month for month, version, built in rows if version == built)
+
+
+def figures(months: Iterable[dt.date]) -> dict[dt.date, dict[str, Any]]:
+    """The stored figures of `months` (once built, a month always has some)."""
+    rows = MonthRollup.objects.filter(month__in=list(months), data__isnull=False).values_list("month", "data")
+    return {month: dict(data or {}) for month, data in rows}
