@@ -22,7 +22,6 @@ below an hour and within 2 % above (`reports.sql.bin_sql`).
 
 from __future__ import annotations
 
-import bisect
 import datetime as dt
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -43,7 +42,7 @@ from reports.filters import ReportFilters, impact_or_reported, reported_in
 from reports.models import SlaOutcomeCode
 from reports.periods import Period
 from reports.rollups import Window
-from reports.sql import Bins, EpochSeconds, add_bins, bin_quantiles, bucket_counts, histogram_bins, merged_spans
+from reports.sql import Bins, EpochSeconds, Histograms, Running, bucket_counts, histogram_bins, merged_spans
 
 QUANTILES = (0.5, 0.9)
 # The breaches a summary lists by name; the count covers all of them.
@@ -260,7 +259,7 @@ class _Rolled:
     """The rolled-up months of a period, added up (nothing, without roll-ups)."""
 
     tallies: list[dict[str, Any]] = field(default_factory=list)
-    bins: dict[str, Bins] = field(default_factory=lambda: {name: {} for name in RESPONSE_TIMES})
+    histograms: dict[str, Histograms] = field(default_factory=lambda: {name: Histograms() for name in RESPONSE_TIMES})
     over_time: list[tuple[dt.date, str, int]] = field(default_factory=list)
     services: list[tuple[dt.datetime, dict[int, Any]]] = field(default_factory=list)
 
@@ -270,18 +269,21 @@ class _Rolled:
         if not months:
             return rolled
         starts = period.buckets(period.interval)
-        firsts = [int(dt.datetime.combine(day, dt.time.min, tzinfo=period.zone).timestamp()) for day in starts]
+        # Each bucket in whole UTC hours (the plan made sure its midnights are on the hour).
+        hours = [int(dt.datetime.combine(day, dt.time.min, tzinfo=period.zone).timestamp()) // 3600 for day in starts]
+        hours.append(int(period.ends_at.timestamp()) // 3600)
         counted: dict[tuple[dt.date, str], int] = {}
         for month, data in sorted(rollups.figures(months).items()):
             rolled.tallies += data["tallies"]
             for name in RESPONSE_TIMES:
-                for key, (lows, counts) in data["bins"][name].items():
-                    histogram = rolled.bins[name].setdefault(key, {})
-                    for low, count in zip(lows, counts, strict=True):
-                        histogram[low] = histogram.get(low, 0) + count
-            for hour, priority, count in data["hours"]:
-                bucket = (starts[bisect.bisect_right(firsts, hour * 3600) - 1], priority)
-                counted[bucket] = counted.get(bucket, 0) + count
+                for key, (keys, totals) in data["bins"][name].items():
+                    rolled.histograms[name].add(key, Running(rollups.unpack(keys), rollups.unpack(totals)))
+            for priority, (keys, totals) in data["hours"].items():
+                cohort = Running(rollups.unpack(keys), rollups.unpack(totals))
+                for index, start in enumerate(starts):
+                    count = cohort.upto(hours[index + 1] - 1) - cohort.upto(hours[index] - 1)
+                    if count:
+                        counted[start, priority] = counted.get((start, priority), 0) + count
             pieces = {row[0]: tuple(row[1:]) for row in data["services"]}
             rolled.services.append((rollups.month_window(month).starts_at, pieces))
         rolled.over_time = [(start, priority, count) for (start, priority), count in counted.items()]
@@ -300,15 +302,22 @@ def month_piece(window: Window) -> dict[str, Any]:
         .values_list("hour", "priority", "n")
     )
     services = _service_piece(window, filters, window.ends_at)
+    by_hour: dict[str, dict[int, int]] = {}
+    for at_hour, priority, count in hours:
+        by_hour.setdefault(priority, {})[at_hour] = count
     return {
         "tallies": _tally_rows(cohort),
         "bins": {
-            name: {key: [list(found), list(found.values())] for key, found in _bins_job(cohort, name)().items()}
+            name: {key: _packed(Running.of(found)) for key, found in _bins_job(cohort, name)().items()}
             for name in RESPONSE_TIMES
         },
-        "hours": [list(row) for row in hours],
+        "hours": {priority: _packed(Running.of(found)) for priority, found in by_hour.items()},
         "services": [[pk, *figures] for pk, figures in services.items()],
     }
+
+
+def _packed(running: Running) -> list[str]:
+    return [rollups.pack(running.keys), rollups.pack(running.totals)]
 
 
 def _assemble(
@@ -328,7 +337,7 @@ def _assemble(
     )
     items_open, items_overdue = done[prefix + "action_items"]
     quantiles = {
-        name: bin_quantiles(add_bins(done[f"{prefix}bins:{name}"], rolled.bins[name]), QUANTILES)
+        name: rolled.histograms[name].add_bins(done[f"{prefix}bins:{name}"]).quantiles(QUANTILES)
         for name in RESPONSE_TIMES
     }
     overall, by_priority = _response_times(tallies, quantiles)

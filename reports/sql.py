@@ -7,7 +7,9 @@ window-function SQL that PostgreSQL and SQLite both run.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import itertools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -99,50 +101,82 @@ def histogram_bins(facts: QuerySet[Any], column: str, group: str) -> Bins:
     return bins
 
 
-def add_bins(into: Bins, more: Bins) -> Bins:
-    for key, histogram in more.items():
-        target = into.setdefault(key, {})
-        for low, count in histogram.items():
-            target[low] = target.get(low, 0) + count
-    return into
+class Running:
+    """Counts by an integer key (a histogram's bins, a cohort's hours), kept as the sorted keys and
+    the running total up to each: how many fell at or below any key is one binary search, so many
+    such (one per rolled-up month) answer together without being merged."""
+
+    def __init__(self, keys: Sequence[int], totals: Sequence[int]) -> None:
+        self.keys, self.totals = keys, totals
+
+    @classmethod
+    def of(cls, counts: dict[int, int]) -> Running:
+        keys = sorted(counts)
+        return cls(keys, list(itertools.accumulate(counts[key] for key in keys)))
+
+    @property
+    def total(self) -> int:
+        return self.totals[-1] if self.totals else 0
+
+    def upto(self, key: int) -> int:
+        """How many fell at or below `key`."""
+        index = bisect.bisect_right(self.keys, key)
+        return self.totals[index - 1] if index else 0
 
 
-def bin_quantiles(bins: Bins, quantiles: Sequence[float]) -> Quantiles:
-    """Quantiles of the binned values, overall (key None) and per group: `{key: (count, [value, ...])}`.
+class Histograms:
+    """Histograms of one measure per group, from any number of cohorts, and their quantiles."""
 
-    Each quantile interpolates between the two nearest ranks, as PostgreSQL's
-    `percentile_cont` does, on the values' bins.
-    """
-    overall: dict[int, int] = {}
-    for histogram in bins.values():
-        for low, count in histogram.items():
-            overall[low] = overall.get(low, 0) + count
-    results: Quantiles = {}
-    for key, histogram in [*bins.items(), (None, overall)]:
-        ordered = sorted(histogram.items())
-        total = sum(count for _low, count in ordered)
-        if not total:
-            continue
-        values = []
-        for q in quantiles:
-            position = q * (total - 1)
-            rank = math.floor(position)
-            low, high = _at_rank(ordered, rank) or 0, _at_rank(ordered, rank + 1)  # rank < total: always found
-            values.append(
-                float(low) + (position - rank) * (float(high) - float(low)) if high is not None else float(low)
-            )
-        results[key] = (total, values)
-    return results
+    def __init__(self) -> None:
+        self.parts: dict[str, list[Running]] = {}
+
+    def add(self, key: str, part: Running) -> None:
+        if part.total:
+            self.parts.setdefault(key, []).append(part)
+
+    def add_bins(self, bins: Bins) -> Histograms:
+        for key, histogram in bins.items():
+            self.add(key, Running.of(histogram))
+        return self
+
+    def quantiles(self, quantiles: Sequence[float]) -> Quantiles:
+        """Quantiles of the binned values, overall (key None) and per group: `{key: (count, [value, ...])}`.
+
+        Each interpolates between the two nearest ranks, as PostgreSQL's
+        `percentile_cont` does, on the values' bins.
+        """
+        groups: list[tuple[str | None, list[Running]]] = list(self.parts.items())
+        groups.append((None, [part for parts in self.parts.values() for part in parts]))
+        results: Quantiles = {}
+        for key, parts in groups:
+            total = sum(part.total for part in parts)
+            if not total:
+                continue
+            values = []
+            for q in quantiles:
+                position = q * (total - 1)
+                rank = math.floor(position)
+                low = _at_rank(parts, rank)
+                high = _at_rank(parts, rank + 1) if rank + 1 < total else None
+                values.append(
+                    float(low) + (position - rank) * (float(high) - float(low)) if high is not None else float(low)
+                )
+            results[key] = (total, values)
+        return results
 
 
-def _at_rank(ordered: list[tuple[int, int]], rank: int) -> int | None:
-    """The bin of the value at `rank` (from 0) of the sorted values; None past the last."""
-    upto = 0
-    for low, count in ordered:
-        upto += count
-        if upto > rank:
-            return low
-    return None
+def _at_rank(parts: list[Running], rank: int) -> int:
+    """The bin of the value at `rank` (from 0) of all the parts' values, sorted: the least bin with
+    more than `rank` values at or below it (a binary search over the bins' range)."""
+    low = min(part.keys[0] for part in parts)
+    high = max(part.keys[-1] for part in parts)
+    while low < high:
+        middle = (low + high) // 2
+        if sum(part.upto(middle) for part in parts) > rank:
+            high = middle
+        else:
+            low = middle + 1
+    return low
 
 
 def bucket_counts(facts: QuerySet[Any], period: Any, starts: Sequence[dt.date]) -> list[tuple[dt.date, str, int]]:
