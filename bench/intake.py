@@ -7,9 +7,10 @@
    INSERT per request) and `itsm_bench_intake` for the product, migrated, with
    a service and a PagerDuty integration without a rate limit, made through the
    product's own commands.
-2. Serve both with gunicorn, the same configuration for each, and start the
-   product's Celery worker (default and clock queues, one process) and beat,
-   as production runs them.
+2. Serve both with gunicorn (or, with `--server granian`, granian: the
+   server to try next, bench/README.md), the same configuration for each, and
+   start the product's Celery worker (default and clock queues, one process)
+   and beat, as production runs them.
 3. Load them with wrk, one after the other, with the same PagerDuty Events
    API v2 events: a warm-up; `--duration` seconds as fast as `--connections`
    connections go (throughput); then `--duration` seconds paced at `--rate`
@@ -240,8 +241,8 @@ def wait_until_listening(
     sys.exit(f"{name} is not listening on port {port} after {timeout:.0f} s")
 
 
-def gunicorn(app: str, port: int, arguments: argparse.Namespace) -> list[str]:
-    """The one gunicorn configuration both targets get.
+def server_command(app: str, port: int, arguments: argparse.Namespace) -> list[str]:
+    """The one server configuration both targets get (gunicorn unless `--server granian`).
 
     gthread, 4 processes of 2 threads on 2 cores: a request spends much of its
     time waiting on PostgreSQL (and for the product, Redis), so twice as many
@@ -252,12 +253,25 @@ def gunicorn(app: str, port: int, arguments: argparse.Namespace) -> list[str]:
     measure of TCP handshakes. No access log: at these rates, writing it is
     work of its own (production's log goes to a collector, not measured here).
     """
+    if getattr(arguments, "server", "gunicorn") == "granian":
+        return [
+            sys.executable, "-m", "granian", app, "--interface", "wsgi",
+            "--host", "127.0.0.1", "--port", str(port),
+            "--workers", str(arguments.workers), "--blocking-threads", str(arguments.threads),
+            "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
     return [
         sys.executable, "-m", "gunicorn", app,
         "--bind", f"127.0.0.1:{port}",
         "--worker-class", "gthread", "--workers", str(arguments.workers), "--threads", str(arguments.threads),
         "--error-logfile", "-", "--log-level", "warning",
     ]  # fmt: skip
+
+
+def server_label(arguments: argparse.Namespace) -> str:
+    if getattr(arguments, "server", "gunicorn") == "granian":
+        return f"granian (WSGI) {arguments.workers} processes × {arguments.threads} blocking threads"
+    return f"gunicorn gthread {arguments.workers}×{arguments.threads}"
 
 
 # --- Where the CPU goes ----------------------------------------------------
@@ -738,7 +752,7 @@ def serve(
     port = free_port()
     if target == "baseline":
         started["gunicorn"] = start(
-            "baseline-gunicorn", gunicorn("baseline:application", port, arguments), env=env, cwd=BASELINE_DIR
+            "baseline-gunicorn", server_command("baseline:application", port, arguments), env=env, cwd=BASELINE_DIR
         )
     else:
         queue = env["CELERY_QUEUE"]
@@ -754,7 +768,7 @@ def serve(
              "--schedule", str(var_dir / "beat-schedule")],
             env=env,
         )  # fmt: skip
-        started["gunicorn"] = start("gunicorn", gunicorn("itsm.wsgi:application", port, arguments), env=env)
+        started["gunicorn"] = start("gunicorn", server_command("itsm.wsgi:application", port, arguments), env=env)
     wait_until_listening(port, started["gunicorn"], "baseline-gunicorn" if target == "baseline" else "gunicorn")
     return f"http://127.0.0.1:{port}{ENQUEUE_PATH}"
 
@@ -770,6 +784,12 @@ def main() -> None:
     parser.add_argument("--resolve-share", type=float, default=0.01, help="share of events that are resolves")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=2, help="gunicorn threads per worker")
+    parser.add_argument(
+        "--server",
+        choices=["gunicorn", "granian"],
+        default="gunicorn",
+        help="the WSGI server of both targets; granian is in bench/requirements.txt",
+    )
     parser.add_argument("--drain-timeout", type=int, default=600, help="seconds to wait for the worker to catch up")
     parser.add_argument(
         "--quiet-timeout", type=int, default=120, help="seconds to wait for other work on the machine to stop"
@@ -828,7 +848,7 @@ def main() -> None:
             scripts[target] = {"warm-up": saturated, "as fast as it goes": saturated, "paced": paced}
         setup = (
             f"{code_version()}; {os.cpu_count()} cores; {server_settings(server)}; "
-            f"gunicorn gthread {arguments.workers}×{arguments.threads}; wrk {arguments.wrk_threads} threads, {arguments.connections} connections; "
+            f"{server_label(arguments)}; wrk {arguments.wrk_threads} threads, {arguments.connections} connections; "
             f"{arguments.keys} keys, {arguments.resolve_share:.0%} resolves; {arguments.duration} s a load"
         )
         print(setup, flush=True)

@@ -48,10 +48,10 @@ from intake import (
     code_version,
     cores_used,
     free_port,
-    gunicorn,
     manage,
     product_env,
     recreate_database,
+    server_command,
     server_settings,
     start,
     stop,
@@ -141,7 +141,7 @@ def serve(arguments: argparse.Namespace, env: dict[str, str], var_dir: Path, sta
     port = free_port()
     # Idle connections are kept longer than any user of the load waits between requests (6 s): with
     # gunicorn's default 2 s, a request sent just as the server closes an idle connection gets no answer.
-    command = [*gunicorn("itsm.wsgi:application", port, arguments), "--keep-alive", "10"]
+    command = [*server_command("itsm.wsgi:application", port, arguments), "--keep-alive", "10"]
     started["gunicorn"] = start("gunicorn", command, env=env, prefix=PREFIX)
     wait_until_listening(port, started["gunicorn"], "gunicorn", prefix=PREFIX)
     return f"http://127.0.0.1:{port}"
