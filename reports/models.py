@@ -174,15 +174,13 @@ class ServiceFact(models.Model):
 class MonthRollup(models.Model):
     """One UTC calendar month of the unfiltered summary's figures, added up ahead (`reports.rollups`).
 
-    `version` counts the changes to the month's facts since it ended: every
-    write of a fact whose report time or impact falls in an ended month adds
-    one, in the writer's transaction. `data` is valid only while `built_version`
-    equals it; a summary reads valid months and computes the rest from the facts.
+    `data` holds while the month has as many `MonthChange` rows as `built_changes`
+    counted when it was built; a summary reads the months that hold and computes
+    the rest from the facts.
     """
 
     month = models.DateField(primary_key=True)
-    version = models.BigIntegerField(default=0)
-    built_version = models.BigIntegerField(null=True)
+    built_changes = models.BigIntegerField(null=True)
     built_at = models.DateTimeField(null=True)
     data = models.JSONField(null=True)
 
@@ -191,3 +189,20 @@ class MonthRollup(models.Model):
 
     def __str__(self) -> str:
         return f"roll-up of {self.month:%Y-%m}"
+
+
+class MonthChange(models.Model):
+    """A write of the facts that touched an ended month, in that write's transaction.
+
+    Only ever added: writers of different months, or of the same one, never
+    wait on each other's row locks, and a count taken before a roll-up is
+    built tells whether anything was committed since.
+    """
+
+    month = models.DateField(db_index=True)
+
+    class Meta:
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"change to {self.month:%Y-%m}"

@@ -19,12 +19,14 @@ period and computes only the rest from the facts (`reports.metrics`).
 
 Staying right: every write of the facts (`reports.facts`) calls `bump` with
 the months it touches (the incident's report time, and its impact before and
-after), in the writer's transaction; an ended month's `version` goes up by
-one. `build` reads the version before it reads the facts and stores the
-figures with the version it read, so figures that missed a change committed
-meanwhile never match the version again. A month is built only `MARGIN`
-after it ended, so a writer that began before the month ended (and did not
-bump it, the month being open) has long committed by then.
+after), and in the writer's transaction a `MonthChange` row is added for
+each of them that has ended. `build` counts a month's changes before it reads
+the facts and stores the figures with that count, so figures that missed a
+change committed meanwhile never match the count again. Rows are only ever
+added, so no writer waits for another's lock (nor deadlocks with one). A
+month is built only `MARGIN` after it ended, so a writer that began before
+the month ended (and added no row, the month being open) has long committed
+by then.
 """
 
 from __future__ import annotations
@@ -36,11 +38,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection
-from django.db.models import Min
+from django.db.models import Count, Min
 from django.utils import timezone
 
-from reports.models import IncidentFact, MonthRollup, ServiceFact
+from reports.models import IncidentFact, MonthChange, MonthRollup, ServiceFact
 
 MARGIN = dt.timedelta(hours=1)
 # The long lists of a roll-up (bins, hours, running totals) are stored as packed 32-bit integers
@@ -88,22 +89,18 @@ def bump(months: Iterable[dt.date]) -> None:
     """Mark the ended ones among `months` changed: their roll-ups no longer hold (module docstring)."""
     now = timezone.now()
     ended = sorted({month for month in months if month_window(month).ends_at <= now})
-    if not ended:
-        return
-    quote = connection.ops.quote_name
-    table = quote(MonthRollup._meta.db_table)
-    rows = ", ".join(["(%s, 1)"] * len(ended))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({quote('month')}, {quote('version')}) VALUES {rows} "  # noqa: S608 — names from the model
-            f"ON CONFLICT ({quote('month')}) DO UPDATE SET {quote('version')} = {table}.{quote('version')} + 1",
-            ended,
-        )
+    if ended:
+        MonthChange.objects.bulk_create([MonthChange(month=month) for month in ended])
 
 
 def bump_all() -> None:
     """Every ended month is changed (after a bulk rewrite of the facts)."""
-    MonthRollup.objects.update(built_version=None)
+    MonthRollup.objects.update(built_changes=None)
+
+
+def _changes(months: Iterable[dt.date]) -> dict[dt.date, int]:
+    counted = MonthChange.objects.filter(month__in=list(months)).values("month").annotate(n=Count("pk"))
+    return {row["month"]: row["n"] for row in counted}
 
 
 def buildable(now: dt.datetime | None = None) -> list[dt.date]:
@@ -120,23 +117,21 @@ def buildable(now: dt.datetime | None = None) -> list[dt.date]:
 
 
 def build(month: dt.date) -> None:
-    """Compute one ended month's figures from the facts and store them with the version read first."""
+    """Compute one ended month's figures from the facts and store them with the changes counted first."""
     from reports.metrics import month_piece
 
-    MonthRollup.objects.get_or_create(month=month)
-    version = MonthRollup.objects.filter(month=month).values_list("version", flat=True).get()
+    changes = _changes([month]).get(month, 0)
     data = month_piece(month_window(month))
-    MonthRollup.objects.filter(month=month).update(data=data, built_version=version, built_at=timezone.now())
+    MonthRollup.objects.update_or_create(
+        month=month, defaults={"data": data, "built_changes": changes, "built_at": timezone.now()}
+    )
 
 
 def refresh(now: dt.datetime | None = None, progress: Any = None) -> int:
     """Build every buildable month whose roll-up is missing or stale; how many were built."""
     months = buildable(now)
-    current = {
-        row["month"]: row["version"] == row["built_version"]
-        for row in MonthRollup.objects.filter(month__in=months).values("month", "version", "built_version")
-    }
-    stale = [month for month in months if not current.get(month)]
+    current = set(valid(months))
+    stale = [month for month in months if month not in current]
     for done, month in enumerate(stale, 1):
         build(month)
         if progress:
@@ -146,10 +141,10 @@ def refresh(now: dt.datetime | None = None, progress: Any = None) -> int:
 
 def valid(months: Iterable[dt.date]) -> list[dt.date]:
     """Those of `months` whose roll-up holds, in order."""
-    rows = MonthRollup.objects.filter(month__in=list(months), data__isnull=False).values_list(
-        "month", "version", "built_version"
-    )
-    return sorted(month for month, version, built in rows if version == built)
+    months = list(months)
+    changes = _changes(months)
+    built = MonthRollup.objects.filter(month__in=months, data__isnull=False).values_list("month", "built_changes")
+    return sorted(month for month, counted in built if counted == changes.get(month, 0))
 
 
 def figures(months: Iterable[dt.date]) -> dict[dt.date, dict[str, Any]]:

@@ -10,11 +10,13 @@ the roll-ups built, and the two must be equal in every field.
 
 import dataclasses
 import datetime as dt
+import threading
 import zoneinfo
 from typing import Any
 
 import pytest
 import time_machine
+from django.db import connection, transaction
 
 from escalation.models import ClockKind, SlaClock, Team
 from incidents.choices import Category, State
@@ -22,7 +24,7 @@ from incidents.models import Incident, Service
 from reports import rollups
 from reports.filters import ReportFilters
 from reports.metrics import _Plan, summarize
-from reports.models import MonthRollup
+from reports.models import MonthChange, MonthRollup
 from reports.periods import Period
 
 UTC = dt.UTC
@@ -62,6 +64,10 @@ def clock(made: Incident, kind: str, outcome: str) -> None:
 
 @pytest.fixture
 def world(db: None) -> dict[str, Any]:
+    return build_world()
+
+
+def build_world() -> dict[str, Any]:
     with time_machine.travel(NOW, tick=False):
         one = Team.objects.create(name="One", slug="one")
         two = Team.objects.create(name="Two", slug="two")
@@ -172,12 +178,13 @@ def test_a_change_to_an_ended_month_is_seen_at_once(world: dict[str, Any]) -> No
 def test_this_months_incidents_touch_no_roll_up(world: dict[str, Any]) -> None:
     with time_machine.travel(NOW, tick=False):
         rollups.refresh()
-        versions = dict(MonthRollup.objects.values_list("month", "version"))
+        changes = MonthChange.objects.count()
         s1 = Service.objects.get(slug="s1")
         fresh = make("today", NOW - dt.timedelta(hours=2), services=[s1], priority="P1", state=State.NEW)
         fresh.mitigated_at = NOW
         fresh.save()
-        assert dict(MonthRollup.objects.values_list("month", "version")) == versions
+        assert MonthChange.objects.count() == changes
+        assert len(rollups.valid(rollups.buildable())) == 4
 
 
 def test_deleting_an_incident_of_an_ended_month_marks_it_changed(world: dict[str, Any]) -> None:
@@ -197,7 +204,7 @@ def test_figures_built_before_a_change_never_count(world: dict[str, Any]) -> Non
         rollups.refresh()
         row = MonthRollup.objects.get(month=month)
         rollups.bump([month])
-        MonthRollup.objects.filter(month=month).update(data=row.data, built_version=row.built_version)
+        MonthRollup.objects.filter(month=month).update(data=row.data, built_changes=row.built_changes)
         assert rollups.valid([month]) == []
 
 
@@ -219,3 +226,41 @@ def test_the_command_and_the_task_build_what_is_stale(world: dict[str, Any]) -> 
         rollups.bump([dt.date(2026, 3, 1)])
         assert refresh_rollups_task() == 1
         assert len(rollups.valid(rollups.buildable())) == 4
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_change_committed_while_a_month_is_built_leaves_it_stale() -> None:
+    """The writer's transaction is open while the month is built: the build sees neither its
+    change to the facts nor its change row, and the figures stop holding once it commits."""
+    world = build_world()
+    month = dt.date(2026, 2, 1)
+    written, built = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        try:
+            with transaction.atomic():
+                february = Incident.objects.get(pk=world["february"].pk)
+                february.priority = "P4" if february.priority != "P4" else "P1"
+                february.save()
+                written.set()
+                assert built.wait(30)
+        finally:
+            connection.close()
+
+    with time_machine.travel(NOW, tick=False):
+        thread = threading.Thread(target=writer)
+        thread.start()
+        assert written.wait(30)
+        rollups.build(month)
+        assert rollups.valid([month]) == [month]  # nothing committed yet
+        built.set()
+        thread.join(30)
+        assert rollups.valid([month]) == []
+        rollups.refresh()
+        assert rollups.valid([month]) == [month]
+    MonthRollup.objects.all().delete()
+    from_facts = figures(PARTIAL_MONTHS)
+    with time_machine.travel(NOW, tick=False):
+        rollups.refresh()
+    assert figures(PARTIAL_MONTHS) == from_facts
