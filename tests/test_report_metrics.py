@@ -27,7 +27,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from escalation.models import ClockKind, SlaClock, Team
+from escalation.models import ClockKind, Team
 from incidents import lifecycle
 from incidents.action_items import add_action_item
 from incidents.choices import ActionItemStatus, Category, State
@@ -36,6 +36,7 @@ from incidents.postmortems import write_postmortem
 from reports.filters import ReportFilters
 from reports.metrics import DurationStats, Summary, summarize
 from reports.periods import Interval, Period
+from tests.report_helpers import clock
 
 UTC = dt.UTC
 JAKARTA = zoneinfo.ZoneInfo("Asia/Jakarta")
@@ -71,22 +72,6 @@ def incident(
     )
     made.services.set(services)
     return made
-
-
-def clock(made: Incident, kind: str, *, met: bool | None) -> SlaClock:
-    """A clock that was met (True), breached (False) or is still running (None)."""
-    start = made.created_at
-    return SlaClock.objects.create(
-        incident=made,
-        kind=kind,
-        priority=made.priority,
-        target=dt.timedelta(hours=1),
-        started_at=start,
-        due_at=start + dt.timedelta(hours=1),
-        met_at=start + dt.timedelta(minutes=30) if met else None,
-        breached_at=start + dt.timedelta(hours=1) if met is False else None,
-        running_since=start if met is None else None,
-    )
 
 
 @pytest.fixture

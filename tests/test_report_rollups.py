@@ -18,7 +18,7 @@ import pytest
 import time_machine
 from django.db import connection, transaction
 
-from escalation.models import ClockKind, SlaClock, Team
+from escalation.models import ClockKind, Team
 from incidents.choices import Category, State
 from incidents.models import Incident, Service
 from reports import rollups
@@ -26,6 +26,7 @@ from reports.filters import ReportFilters
 from reports.metrics import _Plan, summarize
 from reports.models import MonthChange, MonthRollup
 from reports.periods import Period
+from tests.report_helpers import clock
 
 UTC = dt.UTC
 NOW = dt.datetime(2026, 5, 10, 12, 0, tzinfo=UTC)
@@ -45,21 +46,6 @@ def make(title: str, created: dt.datetime, *, services: list[Service], **fields:
     made = Incident.objects.create(title=title, created_at=created, detected_at=created, **fields)
     made.services.set(services)
     return made
-
-
-def clock(made: Incident, kind: str, outcome: str) -> None:
-    start = made.created_at
-    SlaClock.objects.create(
-        incident=made,
-        kind=kind,
-        priority=made.priority,
-        target=dt.timedelta(hours=1),
-        started_at=start,
-        due_at=start + dt.timedelta(hours=1),
-        met_at=start + 30 * MINUTE if outcome == "met" else None,
-        breached_at=start + dt.timedelta(hours=1) if outcome == "breached" else None,
-        running_since=start if outcome == "running" else None,
-    )
 
 
 @pytest.fixture
@@ -95,8 +81,8 @@ def build_world() -> dict[str, Any]:
                         affected_users=n % 40,
                         reopen_count=1 if n % 11 == 0 else 0,
                     )
-                    clock(incident, ClockKind.ACKNOWLEDGE, ["met", "breached"][n % 2])
-                    clock(incident, ClockKind.RESOLVE, ["met", "breached", "met"][n % 3])
+                    clock(incident, ClockKind.ACKNOWLEDGE, met=n % 2 == 0)
+                    clock(incident, ClockKind.RESOLVE, met=n % 3 != 1)
         # Impact across January's end, and another overlapping it on s1.
         made["across"] = make(
             "across", at(1, 31, 22), services=[s1], priority="P1", mitigated_at=at(2, 1, 3), resolved_at=at(2, 1, 5)
@@ -106,7 +92,7 @@ def build_world() -> dict[str, Any]:
         made["ongoing"] = make(
             "ongoing", at(3, 15, 8), services=[s2], priority="P2", state=State.INVESTIGATING, resolved_at=None
         )
-        clock(made["ongoing"], ClockKind.RESOLVE, "running")
+        clock(made["ongoing"], ClockKind.RESOLVE, met=None)
         make("cancelled", at(2, 14, 12), services=[s2], priority="P3", state=State.CANCELLED)
         made["february"] = Incident.objects.get(title="2-11-9")
     return made
