@@ -186,6 +186,14 @@ def summarize(period: Period, filters: ReportFilters | None = None, *, compare: 
     return _assemble(period, filters, now, done, "", plans[""], previous=previous)
 
 
+def _bucket_seconds(period: Period) -> list[int]:
+    """The first moment of each chart bucket of the period (its local midnight), in seconds since 1970."""
+    return [
+        int(dt.datetime.combine(day, dt.time.min, tzinfo=period.zone).timestamp())
+        for day in period.buckets(period.interval)
+    ]
+
+
 @dataclass(frozen=True)
 class _Plan:
     """Which parts of a period come from monthly roll-ups (`reports.rollups`) and which from the facts.
@@ -201,10 +209,7 @@ class _Plan:
     @classmethod
     def of(cls, period: Period, filters: ReportFilters) -> _Plan:
         whole = cls([Window(period.starts_at, period.ends_at)], [])
-        if filters or any(
-            int(dt.datetime.combine(day, dt.time.min, tzinfo=period.zone).timestamp()) % 3600
-            for day in period.buckets(period.interval)
-        ):
+        if filters or any(first % 3600 for first in _bucket_seconds(period)):
             return whole
         inside = [
             month
@@ -270,7 +275,7 @@ class _Rolled:
             return rolled
         starts = period.buckets(period.interval)
         # Each bucket in whole UTC hours (the plan made sure its midnights are on the hour).
-        hours = [int(dt.datetime.combine(day, dt.time.min, tzinfo=period.zone).timestamp()) // 3600 for day in starts]
+        hours = [first // 3600 for first in _bucket_seconds(period)]
         hours.append(int(period.ends_at.timestamp()) // 3600)
         counted: dict[tuple[dt.date, str], int] = {}
         for month, data in sorted(rollups.figures(months).items()):
