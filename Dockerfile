@@ -4,7 +4,14 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    ITSM_VAR_DIR=/app/var
+    ITSM_VAR_DIR=/app/var \
+    # The web role's server, granian (README, "Deploying"); any of these can be set at run time.
+    GRANIAN_INTERFACE=wsgi \
+    GRANIAN_HOST=0.0.0.0 \
+    GRANIAN_PORT=8000 \
+    GRANIAN_WORKERS=2 \
+    GRANIAN_BLOCKING_THREADS=2 \
+    GRANIAN_RESPAWN_FAILED_WORKERS=true
 
 WORKDIR /app
 RUN useradd --create-home --uid 10001 itsm
@@ -20,4 +27,4 @@ RUN SECRET_KEY=collectstatic-only python manage.py compile_translations \
 
 USER itsm
 EXPOSE 8000
-CMD ["gunicorn", "itsm.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["granian", "itsm.wsgi:application"]

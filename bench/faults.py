@@ -6,7 +6,7 @@ Steps:
 1. Start a private PostgreSQL cluster (initdb in a temporary folder, run as the
    `postgres` OS user) and a private redis-server with its append-only file,
    both on free ports; migrate; write the data the load needs
-   (bench/faults_counts.py `prepare`); start gunicorn, a Celery worker on
+   (bench/faults_counts.py `prepare`); start granian, a Celery worker on
    every queue, and beat.
 2. Run each scenario under load (bench/faults_traffic.py: intake, API creates,
    reads and acknowledgements, the queue page):

@@ -191,8 +191,9 @@ class Stack:
         queues = "celery,celery.clock,celery.webhooks"
         self.web = App(
             "web",
-            [python, "-m", "gunicorn", "itsm.wsgi", "-b", f"127.0.0.1:{self.web_port}", "-w", str(web_workers)]
-            + ["--threads", "4", "--timeout", "30", "--graceful-timeout", "5"],
+            [python, "-m", "granian", "itsm.wsgi:application", "--interface", "wsgi", "--host", "127.0.0.1"]
+            + ["--port", str(self.web_port), "--workers", str(web_workers), "--blocking-threads", "4"]
+            + ["--workers-kill-timeout", "5"],
             self.env,
             self.folder,
         )

@@ -112,7 +112,7 @@ class Load:
     def _run(self, number: int) -> None:
         api, browser, machine = requests.Session(), requests.Session(), requests.Session()
         for session in (api, browser, machine):
-            # A connection per request: a kept-alive one that gunicorn closes as the client
+            # A connection per request: a kept-alive one that the server closes as the client
             # reuses it would fail on the client's side, and be counted against the product.
             session.headers["Connection"] = "close"
         api.headers["Authorization"] = f"Token {self.token}"

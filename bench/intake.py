@@ -7,8 +7,8 @@
    INSERT per request) and `itsm_bench_intake` for the product, migrated, with
    a service and a PagerDuty integration without a rate limit, made through the
    product's own commands.
-2. Serve both with gunicorn (or, with `--server granian`, granian: the
-   server to try next, bench/README.md), the same configuration for each, and
+2. Serve both with granian, the product's server (or, with `--server gunicorn`,
+   gunicorn, the one it had before), the same configuration for each, and
    start the product's Celery worker (default and clock queues, one process)
    and beat, as production runs them.
 3. Load them with wrk, one after the other, with the same PagerDuty Events
@@ -207,7 +207,7 @@ def start(
 ) -> subprocess.Popen[bytes]:
     """Start a process in a group of its own (so it is stopped whole), its output in var/bench/<prefix>-<name>.log."""
     with (LOGS / f"{prefix}-{name}.log").open("wb") as log:
-        return subprocess.Popen(  # noqa: S603 — our own interpreter, gunicorn and celery
+        return subprocess.Popen(  # noqa: S603 — our own interpreter, the web server and celery
             command, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
@@ -242,18 +242,17 @@ def wait_until_listening(
 
 
 def server_command(app: str, port: int, arguments: argparse.Namespace) -> list[str]:
-    """The one server configuration both targets get (gunicorn unless `--server granian`).
+    """The one server configuration both targets get: granian, as the product ships, unless `--server gunicorn`.
 
-    gthread, 4 processes of 2 threads on 2 cores: a request spends much of its
-    time waiting on PostgreSQL (and for the product, Redis), so twice as many
-    processes as cores keep the cores busy meanwhile, and a second thread per
-    process does the same at less memory. gthread also keeps connections open
-    between requests, as a monitoring tool's HTTP client or a reverse proxy
-    does; sync workers close each one, which makes a loopback load partly a
-    measure of TCP handshakes. No access log: at these rates, writing it is
-    work of its own (production's log goes to a collector, not measured here).
+    2 processes of 2 threads on 2 cores (`--workers`, `--threads`): a request
+    spends part of its time waiting on PostgreSQL (and for the product, Redis),
+    and a second thread per process keeps the core busy meanwhile. Both servers
+    keep connections open between requests, as a monitoring tool's HTTP client
+    or a reverse proxy does (gunicorn through its gthread workers; its sync
+    workers would close each one and make a loopback load partly a measure of
+    TCP handshakes). No access log for either target: the baseline has none.
     """
-    if getattr(arguments, "server", "gunicorn") == "granian":
+    if getattr(arguments, "server", "granian") == "granian":
         return [
             sys.executable, "-m", "granian", app, "--interface", "wsgi",
             "--host", "127.0.0.1", "--port", str(port),
@@ -269,7 +268,7 @@ def server_command(app: str, port: int, arguments: argparse.Namespace) -> list[s
 
 
 def server_label(arguments: argparse.Namespace) -> str:
-    if getattr(arguments, "server", "gunicorn") == "granian":
+    if getattr(arguments, "server", "granian") == "granian":
         return f"granian (WSGI) {arguments.workers} processes × {arguments.threads} blocking threads"
     return f"gunicorn gthread {arguments.workers}×{arguments.threads}"
 
@@ -277,7 +276,7 @@ def server_label(arguments: argparse.Namespace) -> str:
 # --- Where the CPU goes ----------------------------------------------------
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-COMPONENTS = ("gunicorn", "celery", "postgres", "redis", "wrk", "kernel", "others")
+COMPONENTS = ("web", "celery", "postgres", "redis", "wrk", "kernel", "others")
 # Other work on the machine above this many cores disturbs a load: it is run again.
 BUSY_CORES = 0.2
 
@@ -378,13 +377,13 @@ def wait_for_quiet_machine(timeout: float) -> float:
 
 
 def start_profiles(py_spy: str, processes: dict[str, subprocess.Popen[bytes]], seconds: int) -> dict[str, Path]:
-    """Sample gunicorn's workers and the Celery worker with py-spy for `seconds`; return where each writes.
+    """Sample the web server's workers and the Celery worker with py-spy for `seconds`; return where each writes.
 
     Only samples of a thread holding the GIL count: this is where the Python
     CPU goes, not where requests wait (the CPU table says how busy PostgreSQL is).
     """
     outputs = {}
-    for role in ("gunicorn", "celery"):
+    for role in ("web", "celery"):
         outputs[role] = LOGS / f"intake-profile-{role}.txt"
         processes[f"py-spy {role}"] = start(
             f"py-spy-{role}",
@@ -748,11 +747,11 @@ def serve(
     arguments: argparse.Namespace,
     started: dict[str, subprocess.Popen[bytes]],
 ) -> str:
-    """Start gunicorn (and for the product its Celery worker and beat) into `started`, by role; return the URL."""
+    """Start the web server (and for the product its Celery worker and beat) into `started`, by role; return the URL."""
     port = free_port()
     if target == "baseline":
-        started["gunicorn"] = start(
-            "baseline-gunicorn", server_command("baseline:application", port, arguments), env=env, cwd=BASELINE_DIR
+        started["web"] = start(
+            "baseline-web", server_command("baseline:application", port, arguments), env=env, cwd=BASELINE_DIR
         )
     else:
         queue = env["CELERY_QUEUE"]
@@ -768,8 +767,8 @@ def serve(
              "--schedule", str(var_dir / "beat-schedule")],
             env=env,
         )  # fmt: skip
-        started["gunicorn"] = start("gunicorn", server_command("itsm.wsgi:application", port, arguments), env=env)
-    wait_until_listening(port, started["gunicorn"], "baseline-gunicorn" if target == "baseline" else "gunicorn")
+        started["web"] = start("web", server_command("itsm.wsgi:application", port, arguments), env=env)
+    wait_until_listening(port, started["web"], "baseline-web" if target == "baseline" else "web")
     return f"http://127.0.0.1:{port}{ENQUEUE_PATH}"
 
 
@@ -782,13 +781,13 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=1000, help="events a second of the paced load (0: none)")
     parser.add_argument("--keys", type=int, default=500, help="distinct dedup keys")
     parser.add_argument("--resolve-share", type=float, default=0.01, help="share of events that are resolves")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=2, help="gunicorn threads per worker")
+    parser.add_argument("--workers", type=int, default=2, help="the server's worker processes")
+    parser.add_argument("--threads", type=int, default=2, help="the server's threads per worker")
     parser.add_argument(
         "--server",
-        choices=["gunicorn", "granian"],
-        default="gunicorn",
-        help="the WSGI server of both targets; granian is in bench/requirements.txt",
+        choices=["granian", "gunicorn"],
+        default="granian",
+        help="the WSGI server of both targets: the product's (granian), or gunicorn (bench/requirements.txt)",
     )
     parser.add_argument("--drain-timeout", type=int, default=600, help="seconds to wait for the worker to catch up")
     parser.add_argument(
@@ -855,7 +854,7 @@ def main() -> None:
         roots: dict[str, list[int]] = {}
         for started in processes.values():
             for role, process in started.items():
-                roots.setdefault("gunicorn" if role == "gunicorn" else "celery", []).append(process.pid)
+                roots.setdefault("web" if role == "web" else "celery", []).append(process.pid)
 
         # 3, 4. Each load on each target in turn; after each on the product, the worker catches up.
         schedule = [("warm-up", arguments.warmup, 0)]

@@ -8,7 +8,7 @@
    files, the demo data; users for the load (agents with API tokens, incident
    managers for the UI), an Alertmanager and a PagerDuty integration without
    a rate limit, through the product's own commands.
-2. gunicorn (gthread, 4 × 2 on 2 cores, as bench/intake.py explains), one
+2. granian, the product's server (2 × 2 on 2 cores, as bench/intake.py explains), one
    Celery worker on every queue (default, clock, webhooks; concurrency 2, as
    the Procfile) and beat.
 3. Locust, headless on loopback, runs bench/load/locustfile.py for
@@ -52,6 +52,7 @@ from intake import (
     product_env,
     recreate_database,
     server_command,
+    server_label,
     server_settings,
     start,
     stop,
@@ -123,7 +124,7 @@ def prepare(arguments: argparse.Namespace, env: dict[str, str], var_dir: Path) -
 
 
 def serve(arguments: argparse.Namespace, env: dict[str, str], var_dir: Path, started: dict[str, Any]) -> str:
-    """gunicorn, the worker and beat into `started`; return the server's base URL."""
+    """The web server, the worker and beat into `started`; return the server's base URL."""
     queue = arguments.queue
     celery = [sys.executable, "-m", "celery", "-A", "itsm"]
     started["worker"] = start(
@@ -139,11 +140,13 @@ def serve(arguments: argparse.Namespace, env: dict[str, str], var_dir: Path, sta
         prefix=PREFIX,
     )
     port = free_port()
-    # Idle connections are kept longer than any user of the load waits between requests (6 s): with
-    # gunicorn's default 2 s, a request sent just as the server closes an idle connection gets no answer.
-    command = [*server_command("itsm.wsgi:application", port, arguments), "--keep-alive", "10"]
-    started["gunicorn"] = start("gunicorn", command, env=env, prefix=PREFIX)
-    wait_until_listening(port, started["gunicorn"], "gunicorn", prefix=PREFIX)
+    command = server_command("itsm.wsgi:application", port, arguments)
+    if arguments.server == "gunicorn":
+        # Idle connections are kept longer than any user of the load waits between requests (6 s): with
+        # gunicorn's default 2 s, a request sent just as the server closes an idle connection gets no answer.
+        command += ["--keep-alive", "10"]
+    started["web"] = start("web", command, env=env, prefix=PREFIX)
+    wait_until_listening(port, started["web"], "web", prefix=PREFIX)
     return f"http://127.0.0.1:{port}"
 
 
@@ -160,7 +163,7 @@ def run_locust(arguments: argparse.Namespace, url: str, config_path: Path, start
          "--csv", str(LOGS / "load"), "--only-summary", "--loglevel", "WARNING"],
         env={**os.environ, "LOAD_CONFIG": str(config_path)}, prefix=PREFIX,
     )  # fmt: skip
-    roots = {"gunicorn": [started["gunicorn"].pid], "celery": [started["worker"].pid, started["beat"].pid]}
+    roots = {"web": [started["web"].pid], "celery": [started["worker"].pid, started["beat"].pid]}
     before = take_snapshot(roots)
     started["locust"].wait(timeout=arguments.duration + 120)
     # Locust, once waited for, is the child process whose CPU intake.py calls wrk's.
@@ -246,8 +249,9 @@ def main() -> None:
     parser.add_argument("--database", default="itsm_load", help="the run's database (dropped and made again)")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/5", help="a Redis database of its own (emptied)")
     parser.add_argument("--queue", default="q-load", help="the Celery queue name of the run")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=2, help="gunicorn threads per worker")
+    parser.add_argument("--workers", type=int, default=2, help="the server's worker processes")
+    parser.add_argument("--threads", type=int, default=2, help="the server's threads per worker")
+    parser.add_argument("--server", choices=["granian", "gunicorn"], default="granian", help="the WSGI server")
     parser.add_argument("--accounts", type=int, default=12, help="agents with tokens, and UI managers, for the load")
     parser.add_argument("--pagerduty-keys", type=int, default=200, help="PagerDuty dedup keys at the start")
     parser.add_argument("--alert-groups", type=int, default=40, help="Alertmanager groups (1 to 3 alerts each)")
@@ -273,7 +277,7 @@ def main() -> None:
         url = serve(arguments, env, var_dir, started)
         setup = (
             f"{code_version()}; {os.cpu_count()} cores; {server_settings(arguments.postgres.rstrip('/'))}; "
-            f"gunicorn gthread {arguments.workers}×{arguments.threads}; worker concurrency 2 and beat; "
+            f"{server_label(arguments)}; worker concurrency 2 and beat; "
             f"{arguments.users} users; {arguments.duration} s; load average before: {os.getloadavg()[0]:.2f}"
         )
         print(setup, flush=True)

@@ -2,7 +2,7 @@
 
 A calendar feed, a one-click acknowledgement link and an alert integration's
 URL each carry their credential in the path itself, so every line that names
-the path (Django's "Bad Request: /page/ack/…", gunicorn's access log) would
+the path (Django's "Bad Request: /page/ack/…", the access log) would
 hand it to whoever reads the logs. Both log through `redact`.
 """
 

@@ -42,8 +42,9 @@ class RequestIdMiddleware:
 
 
 class RequestIdFilter(logging.Filter):
-    """Adds `request_id` (empty outside a request) to every record."""
+    """Adds `request_id` (empty outside a request) to every record that does not carry one already."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = _request_id.get()
+        if not getattr(record, "request_id", ""):
+            record.request_id = _request_id.get()
         return True

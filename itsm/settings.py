@@ -360,7 +360,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Security -------------------------------------------------------------
-# Served over TLS when people reach it by https (TLS ends at a proxy in front of gunicorn):
+# Served over TLS when people reach it by https (TLS ends at a proxy in front of granian):
 # then HTTP is redirected, HSTS is sent and cookies are secure, unless a variable says otherwise.
 SERVED_OVER_TLS = SITE_URL.startswith("https://")
 # Trust the proxy's X-Forwarded-Proto only when told to: behind no proxy (or one that passes the
@@ -413,6 +413,8 @@ if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
 LOG_FORMAT = env_str("LOG_FORMAT", "plain" if DEBUG else "json")
 if LOG_FORMAT not in {"json", "plain"}:
     raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be 'json' or 'plain'.")
+# A line per request (itsm/access_log.py). runserver, the DEBUG server, writes its own.
+ACCESS_LOG = env_bool("ACCESS_LOG", default=not DEBUG)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -11,12 +11,15 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.conf import settings
 from django.core.handlers.exception import convert_exception_to_response
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.wsgi import get_wsgi_application
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.utils.module_loading import import_string
+
+from itsm.access_log import with_access_log
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "itsm.settings")
 
@@ -52,6 +55,10 @@ django_application = get_wsgi_application()
 intake_application = IntakeHandler()
 
 
-def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+def route(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
     lane = intake_application if environ.get("PATH_INFO", "").startswith(INTAKE_PREFIX) else django_application
     return lane(environ, start_response)
+
+
+# The HTTP server writes no access log of its own (itsm/access_log.py says why).
+application = with_access_log(route) if settings.ACCESS_LOG else route

@@ -1,21 +1,24 @@
-"""Secrets carried in URL paths never reach the logs: Django's request warnings and gunicorn's access log."""
+"""Secrets carried in URL paths never reach the logs: Django's request warnings and the access log."""
 
-import datetime as dt
 import io
+import json
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
-from pathlib import Path
-from types import SimpleNamespace
+from typing import Any
+from wsgiref.util import setup_testing_defaults
 
 import pytest
 from django.test import Client
-from gunicorn.config import Config
 
 from incidents.choices import IntegrationKind
 from incidents.intake.integrations import create_integration
 from incidents.models import Service
-from itsm.access_log import AccessLogger
+from itsm.access_log import with_access_log
 from itsm.redaction import RedactCapabilities, redact
+from itsm.wsgi import application
 
 
 @pytest.mark.parametrize(
@@ -71,28 +74,62 @@ def test_a_dead_acknowledgement_link_is_logged_without_its_token(console: io.Str
     assert token not in written
 
 
-def test_gunicorns_access_log_redacts_the_path_and_the_referrer(tmp_path: Path) -> None:
-    config = Config()
-    config.set("accesslog", str(tmp_path / "access.log"))
-    logger = AccessLogger(config)
+def _get(path: str, **headers: str) -> str:
+    """Ask the WSGI application (with its access log) for `path`; return the status line."""
+    environ: dict[str, Any] = {"REQUEST_METHOD": "GET", "PATH_INFO": path, "SERVER_NAME": "localhost", **headers}
+    setup_testing_defaults(environ)
+    answer: list[str] = []
+    b"".join(application(environ, lambda status, headers, exc_info=None: answer.append(status)))
+    return answer[0]
+
+
+@pytest.mark.django_db(transaction=True)  # the request closes the connection as it ends
+def test_the_access_log_names_each_request_without_the_secrets_in_its_path_or_referrer(
+    console: io.StringIO, settings: Any
+) -> None:
+    settings.ALLOWED_HOSTS = ["localhost"]
     feed, ack = "c2VjcmV0LWZlZWQtdG9rZW4", "eyJub3RpZmljYXRpb24iOjF9:1tXyZa:sig"
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "RAW_URI": f"/oncall/users/{feed}.ics",
-        "PATH_INFO": f"/oncall/users/{feed}.ics",
-        "QUERY_STRING": "",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "10.0.0.7",
-        "HTTP_REFERER": f"https://itsm.example.com/page/ack/{ack}/",
-        "HTTP_USER_AGENT": "calendar",
+    status = _get(
+        f"/oncall/users/{feed}.ics",
+        QUERY_STRING="x=1",
+        HTTP_REFERER=f"https://itsm.example.com/page/ack/{ack}/",
+        HTTP_X_REQUEST_ID="req-0123456789",
+        SERVER_PROTOCOL="HTTP/1.1",
+    )
+    (line,) = [json.loads(line) for line in console.getvalue().splitlines() if '"itsm.access"' in line]
+    assert line["message"].startswith(f'"GET /oncall/users/[redacted].ics?x=1 HTTP/1.1" {status.split()[0]} ')
+    assert line["request_id"] == "req-0123456789"  # the request's own, though its context has ended
+    written = console.getvalue()
+    assert feed not in written
+    assert ack not in written
+
+
+def test_the_access_log_writes_the_redacted_fields_apart(caplog: pytest.LogCaptureFixture) -> None:
+    def answer(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("202 Accepted", [("Content-Length", "2"), ("X-Request-ID", "abc12345")])
+        return [b"{}"]
+
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/api/v1/integrations/generic/k3y-s3cret/",
+        "HTTP_REFERER": "https://itsm.example.com/page/ack/t0ken/",
     }
-    response = SimpleNamespace(status="200 OK", sent=512, headers=[])
-    request = SimpleNamespace(headers=[("REFERER", environ["HTTP_REFERER"])])
-    logger.access(response, request, environ, dt.timedelta(milliseconds=12))
-    for handler in logger.access_log.handlers:
-        handler.flush()
-    line = (tmp_path / "access.log").read_text()
-    assert '"GET /oncall/users/[redacted].ics HTTP/1.1" 200 512' in line
-    assert '"https://itsm.example.com/page/ack/[redacted]/"' in line
-    assert feed not in line
-    assert ack not in line
+    setup_testing_defaults(environ)
+    with caplog.at_level(logging.INFO, logger="itsm.access"):
+        assert b"".join(with_access_log(answer)(environ, lambda *args: None)) == b"{}"
+    (record,) = caplog.records
+    assert (record.method, record.status, record.bytes, record.request_id) == ("POST", 202, "2", "abc12345")  # type: ignore[attr-defined]
+    assert record.path == "/api/v1/integrations/generic/[redacted]/"  # type: ignore[attr-defined]
+    assert record.referer == "https://itsm.example.com/page/ack/[redacted]/"  # type: ignore[attr-defined]
+    assert "k3y-s3cret" not in record.getMessage()
+    assert record.duration_ms >= 0  # type: ignore[attr-defined]
+
+
+def test_no_access_log_when_it_is_turned_off() -> None:
+    import itsm.wsgi
+
+    assert itsm.wsgi.application is not itsm.wsgi.route  # on by default outside DEBUG
+    code = "from django.conf import settings; import itsm.wsgi; print(itsm.wsgi.application is itsm.wsgi.route)"
+    env = {**os.environ, "ACCESS_LOG": "false"}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)  # noqa: S603
+    assert done.stdout.strip() == "True"

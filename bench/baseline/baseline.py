@@ -9,7 +9,7 @@ limiting, middleware and its wake-up of the worker.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/itsm_bench_baseline \
         python bench/baseline/baseline.py setup          # create the table
-    DATABASE_URL=... gunicorn --chdir bench/baseline baseline:application
+    DATABASE_URL=... granian --interface wsgi --working-dir bench/baseline baseline:application
 
 Kept bare on purpose: no middleware, no authentication, no logging per request,
 Django's defaults otherwise. Only one setting departs from them, as the
