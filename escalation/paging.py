@@ -35,7 +35,7 @@ from escalation.models import (
     TimerPurpose,
 )
 from escalation.oncall import oncall_user_at
-from escalation.timers import arm_timer, disarm_timers, fire_timer, on_fire
+from escalation.timers import arm_timers, disarm_timers, fire_timer, on_fire
 from incidents.choices import EntryKind, Priority, Visibility
 from incidents.lifecycle import lock_incident
 from incidents.models import Incident
@@ -111,13 +111,12 @@ def start_escalation(
     )
     due = now
     levels = snapshot["levels"]
-    first = None
+    steps = []
     for step in range(len(levels) * (snapshot["repeat"] + 1)):
-        timer = arm_timer(
-            incident=incident, purpose=TimerPurpose.ESCALATION_STEP, clock=run.clock, level=step, due_at=due
-        )
-        first = first or timer
+        steps.append((step, due))
         due += dt.timedelta(seconds=levels[step % len(levels)]["escalate_after"])
+    timers = arm_timers(incident=incident, purpose=TimerPurpose.ESCALATION_STEP, clock=run.clock, steps=steps)
+    first = timers[0] if timers else None
     record_entry(
         incident=incident,
         kind=EntryKind.STATUS_UPDATE,

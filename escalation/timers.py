@@ -14,8 +14,10 @@ How the clock is kept (DESIGN.md):
 """
 
 import datetime as dt
+import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -48,20 +50,54 @@ def on_fire(purpose: str) -> Callable[[Callable[[Timer], None]], Callable[[Timer
 
 def arm_timer(*, incident: Incident, purpose: str, clock: str, due_at: dt.datetime, level: int = 0) -> Timer | None:
     """Set (or move) a deadline; None when that step has already fired."""
-    timer, created = Timer.objects.get_or_create(
-        incident=incident, purpose=purpose, clock=clock, level=level, defaults={"due_at": due_at}
+    armed = arm_timers(incident=incident, purpose=purpose, clock=clock, steps=[(level, due_at)])
+    return armed[0] if armed else None
+
+
+def arm_timers(
+    *, incident: Incident, purpose: str, clock: str, steps: Sequence[tuple[int, dt.datetime]]
+) -> list[Timer]:
+    """Set (or move) the deadlines of these (level, due time) steps of one clock with one statement;
+    return the timers armed, in the order of `steps`, leaving out steps that have already fired.
+
+    A step with no timer gets one; a step whose timer has not fired has it moved
+    (due time, no longer cancelled, version bumped); a fired step stays as it is.
+    """
+    if not steps:
+        return []
+    due_field = Timer._meta.get_field("due_at")
+    now = timezone.now()
+    created = due_field.get_db_prep_save(now, connection)
+    params: list[Any] = []
+    for level, due_at in steps:
+        params += [incident.pk, purpose, clock, level, due_field.get_db_prep_save(due_at, connection), created]
+    with connection.cursor() as cursor:
+        cursor.execute(_upsert_sql(len(steps)), params)
+        armed = {level: (pk, version) for pk, level, version in cursor.fetchall()}
+    timers = []
+    for level, due_at in steps:
+        if level in armed:
+            pk, version = armed[level]
+            timer = Timer(
+                pk=pk, incident=incident, purpose=purpose, clock=clock, level=level, due_at=due_at, version=version
+            )
+            timers.append(timer)
+            _wake_on_commit(timer)
+    return timers
+
+
+@functools.cache
+def _upsert_sql(rows: int) -> str:
+    table = connection.ops.quote_name(Timer._meta.db_table)
+    values = ", ".join(["(%s, %s, %s, %s, %s, 1, %s)"] * rows)
+    # The conflict target is the unique step (timer_once_per_step).
+    return (
+        f"INSERT INTO {table} (incident_id, purpose, clock, level, due_at, version, created_at) VALUES {values} "  # noqa: S608 — the model's table
+        "ON CONFLICT (incident_id, purpose, clock, level) DO UPDATE "
+        f"SET due_at = excluded.due_at, cancelled_at = NULL, version = {table}.version + 1 "
+        f"WHERE {table}.fired_at IS NULL "
+        "RETURNING id, level, version"
     )
-    if not created:
-        if timer.fired_at is not None:
-            return None
-        moved = Timer.objects.filter(pk=timer.pk, fired_at__isnull=True).update(
-            due_at=due_at, cancelled_at=None, version=F("version") + 1
-        )
-        if not moved:
-            return None
-        timer.refresh_from_db()
-    _wake_on_commit(timer)
-    return timer
 
 
 def disarm_timers(*, incident: Incident, clock: str | None = None, purposes: tuple[str, ...] = ()) -> int:

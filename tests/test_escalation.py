@@ -179,6 +179,32 @@ def test_a_step_fires_exactly_once(make_incident: Any, service: Any, policy: Any
 
 
 @pytest.mark.django_db
+def test_arming_sets_new_steps_moves_pending_ones_and_leaves_fired_ones(make_incident: Any) -> None:
+    with time_machine.travel(START, tick=False):
+        incident = make_incident(impact="low", urgency="low")
+        at = [START + dt.timedelta(minutes=minutes) for minutes in (0, 5, 10, 15)]
+        first = timers.arm_timers(
+            incident=incident, purpose="escalation_step", clock="test", steps=[(0, at[0]), (1, at[1])]
+        )
+        assert [(t.level, t.version) for t in first] == [(0, 1), (1, 1)]
+        Timer.objects.filter(pk=first[0].pk).update(fired_at=START)
+        timers.disarm_timers(incident=incident, clock="test")
+
+        again = timers.arm_timers(
+            incident=incident, purpose="escalation_step", clock="test", steps=[(0, at[2]), (1, at[2]), (2, at[3])]
+        )
+
+        # Step 0 fired: left out and untouched. Step 1 moved and armed again. Step 2 is new.
+        assert [(t.level, t.pk) for t in again] == [(1, first[1].pk), (2, again[1].pk)]
+        rows = {t.level: t for t in Timer.objects.filter(incident=incident, clock="test")}
+        assert (rows[0].due_at, rows[0].version, rows[0].fired_at) == (at[0], 1, START)
+        assert (rows[1].due_at, rows[1].version, rows[1].cancelled_at) == (at[2], 3, None)
+        assert (rows[2].due_at, rows[2].version) == (at[3], 1)
+        assert [t.version for t in again] == [rows[1].version, rows[2].version]
+        assert timers.arm_timer(incident=incident, purpose="escalation_step", clock="test", due_at=at[3]) is None
+
+
+@pytest.mark.django_db
 def test_stale_or_early_wake_ups_do_nothing(make_incident: Any, service: Any, policy: Any) -> None:
     with time_machine.travel(START, tick=False):
         incident = make_incident(impact="high", urgency="high", services=[service])
