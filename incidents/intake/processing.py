@@ -148,39 +148,37 @@ def _process_batch(batch_size: int) -> int:
 
 
 def _update_rows(rows: Sequence[Model], fields: Sequence[str]) -> None:
-    """Write `fields` of each row: on PostgreSQL one `UPDATE … FROM (VALUES …)` for the whole batch,
-    elsewhere one statement run for each row (executemany).
+    """Write `fields` of each row: on PostgreSQL one `UPDATE … FROM unnest(…)` for the whole batch,
+    with one array parameter per column; elsewhere one statement run for each row (executemany).
 
     Django's bulk_update builds a CASE expression per field and row, which for
-    the few hundred rows of a batch costs more than the batch's work; and a
-    statement per row costs PostgreSQL a parse, plan and execution per event.
+    the few hundred rows of a batch costs more than the batch's work; a
+    statement per row costs PostgreSQL a parse, plan and execution per event;
+    and a VALUES list of a placeholder per value makes a statement so long that
+    the driver parses it afresh for every batch. The arrays keep it short.
     """
     model = type(rows[0])
-    columns = concrete_fields(model, fields)
-    primary_key = model._meta.pk
-    params = [
-        [field.get_db_prep_save(getattr(row, field.attname), connection) for field in columns] + [row.pk]
-        for row in rows
-    ]
+    columns = [*concrete_fields(model, fields), model._meta.pk]
+    values = [[field.get_db_prep_save(getattr(row, field.attname), connection) for field in columns] for row in rows]
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            cursor.execute(_update_from_values_sql(model, tuple(fields), len(rows)), [v for row in params for v in row])
+            arrays = [list(each) for each in zip(*values, strict=True)]
+            cursor.execute(_update_from_arrays_sql(model, tuple(fields)), arrays)
         else:
-            assignments = ", ".join(f"{column(field)} = %s" for field in columns)
-            key = column(primary_key)
-            cursor.executemany(f"UPDATE {table(model)} SET {assignments} WHERE {key} = %s", params)  # noqa: S608 — names from the model
+            assignments = ", ".join(f"{column(field)} = %s" for field in columns[:-1])
+            key = column(columns[-1])
+            cursor.executemany(f"UPDATE {table(model)} SET {assignments} WHERE {key} = %s", values)  # noqa: S608 — names from the model
 
 
-@functools.lru_cache(maxsize=64)
-def _update_from_values_sql(model: type[Model], fields: tuple[str, ...], rows: int) -> str:
-    """`UPDATE table SET a = new.a, … FROM (VALUES (%s::type, …), …) AS new(a, …, pk) WHERE table.pk = new.pk`."""
+@functools.cache
+def _update_from_arrays_sql(model: type[Model], fields: tuple[str, ...]) -> str:
+    """`UPDATE table SET a = new.a, … FROM unnest(%s::type[], …) AS new(a, …, pk) WHERE table.pk = new.pk`."""
     columns = [*concrete_fields(model, fields), model._meta.pk]
     names = [column(field) for field in columns]
-    # Each value cast to its column's type: a VALUES list would otherwise guess text.
-    row = "(" + ", ".join(f"%s::{field.db_type(connection)}" for field in columns) + ")"
+    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in columns)
     assignments = ", ".join(f"{name} = new.{name}" for name in names[:-1])
     return (
-        f"UPDATE {table(model)} SET {assignments} FROM (VALUES {', '.join([row] * rows)}) AS new({', '.join(names)}) "  # noqa: S608 — names from the model
+        f"UPDATE {table(model)} SET {assignments} FROM unnest({arrays}) AS new({', '.join(names)}) "  # noqa: S608 — names from the model
         f"WHERE {table(model)}.{names[-1]} = new.{names[-1]}"
     )
 

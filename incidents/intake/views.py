@@ -51,7 +51,11 @@ RATE_WINDOW_SECONDS = 60
 class Refusal(Exception):  # noqa: N818 — it is a response, not a failure of ours
     def __init__(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         super().__init__(status)
-        self.response = JsonResponse(body, status=status, headers=headers)
+        self.status, self.body, self.headers = status, body, headers
+
+    @property
+    def response(self) -> JsonResponse:
+        return JsonResponse(self.body, status=self.status, headers=self.headers)
 
 
 def _read_json(request: HttpRequest) -> Any:
@@ -310,6 +314,14 @@ def _pagerduty_invalid(errors: list[str], *, status: int = 400, message: str = "
     return Refusal(status, {"status": "invalid event", "message": message, "errors": errors})
 
 
+def _unknown_routing_key() -> Refusal:
+    return _pagerduty_invalid(
+        ["'routing_key' does not match an active Events API v2 integration"],
+        status=404,
+        message="Unknown routing key",
+    )
+
+
 @_intake
 def pagerduty_enqueue(request: HttpRequest) -> JsonResponse:
     """PagerDuty Events API v2 (`/v2/enqueue`), with PagerDuty's answers: 202, 400 invalid event, 429."""
@@ -317,19 +329,14 @@ def pagerduty_enqueue(request: HttpRequest) -> JsonResponse:
         routing_key, event = parse_pagerduty(_read_json(request))
     except InvalidEvent as error:
         raise _pagerduty_invalid([f"'{where}' {'; '.join(what)}" for where, what in error.errors.items()]) from None
-    unknown = _pagerduty_invalid(
-        ["'routing_key' does not match an active Events API v2 integration"],
-        status=404,
-        message="Unknown routing key",
-    )
     integration = _integration(routing_key, IntegrationKind.PAGERDUTY)
     if integration is None:
-        raise unknown
+        raise _unknown_routing_key()
     _check_rate(
         integration,
         1,
         {"status": "throttle event", "message": "Requests for this service are arriving too quickly. Retry later."},
     )
     if not _store(integration, [event]):
-        raise unknown
+        raise _unknown_routing_key()
     return JsonResponse({"status": "success", "message": "Event processed", "dedup_key": event.dedup_key}, status=202)
