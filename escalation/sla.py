@@ -33,7 +33,7 @@ def _used(clock: SlaClock, week: businesstime.WorkingWeek | None, now: dt.dateti
 
 
 def _rearm(clock: SlaClock) -> None:
-    """Recompute a running clock's deadlines and arm its timers."""
+    """Recompute a running clock's deadlines, save it (or create it, when new) and arm its timers."""
     if clock.running_since is None:
         raise ValueError("only a running clock has deadlines")
     week = _week(clock)
@@ -59,7 +59,8 @@ def start_clocks(*, incident: Incident) -> list[SlaClock]:
         return []
     clocks = []
     for kind in (ClockKind.ACKNOWLEDGE, ClockKind.RESOLVE):
-        clock = SlaClock.objects.create(
+        # Saved once, by _rearm, with its deadlines.
+        clock = SlaClock(
             incident=incident,
             kind=kind,
             priority=incident.priority,
