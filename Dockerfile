@@ -4,14 +4,16 @@ FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    ITSM_VAR_DIR=/app/var \
-    # The web role's server, granian (README, "Deploying"); any of these can be set at run time.
-    GRANIAN_INTERFACE=wsgi \
+    ITSM_VAR_DIR=/app/var
+
+# The web role's server, granian (README, "Production"); any of these can be set at run time.
+ENV GRANIAN_INTERFACE=wsgi \
     GRANIAN_HOST=0.0.0.0 \
     GRANIAN_PORT=8000 \
     GRANIAN_WORKERS=2 \
     GRANIAN_BLOCKING_THREADS=2 \
-    GRANIAN_RESPAWN_FAILED_WORKERS=true
+    GRANIAN_RESPAWN_FAILED_WORKERS=true \
+    GRANIAN_WEBSOCKETS=false
 
 WORKDIR /app
 RUN useradd --create-home --uid 10001 itsm

@@ -3,9 +3,14 @@ to start without a secret of their own. Each run is a fresh process with only th
 """
 
 import os
+import re
 import secrets
+import socket
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import yaml
@@ -23,6 +28,9 @@ INHERITED_SETTINGS = (
     "EMAIL_URL",
     "METRICS_TOKEN",
     "SECURE_COOKIES",
+    "ACCESS_LOG",
+    "LOG_LEVEL",
+    "LOG_FORMAT",
     # Set by the browser tests in this process; production never has it (check --deploy refuses it).
     "DJANGO_ALLOW_ASYNC_UNSAFE",
 )
@@ -115,3 +123,59 @@ def test_docker_compose_takes_its_secrets_from_the_environment_and_runs_redis_as
     }
     assert queues == {"celery", "celery.clock", "celery.webhooks"}
     assert "deploy" not in compose["services"]["beat"]
+
+
+def _image_settings(prefix: str) -> dict[str, str]:
+    """The Dockerfile's ENV variables whose names start with `prefix`."""
+    text = (ROOT / "Dockerfile").read_text()
+    return dict(re.findall(rf"^\s*(?:ENV\s+)?({prefix}\w+)=(\S+?)\s*\\?$", text, flags=re.MULTILINE))
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_the_web_role_serves_the_application_with_granian_as_the_image_configures_it(tmp_path: Path) -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    command = compose["services"]["web"]["command"]
+    assert command == ["granian", "itsm.wsgi:application"]
+    granian = _image_settings("GRANIAN_")
+    assert granian["GRANIAN_INTERFACE"] == "wsgi"
+    assert (granian["GRANIAN_HOST"], granian["GRANIAN_PORT"]) == ("0.0.0.0", "8000")  # noqa: S104 — in the container
+
+    port = _free_port()
+    environment = production_environment(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        REDIS_URL=None,  # type: ignore[arg-type]
+        ITSM_VAR_DIR=str(tmp_path),
+        **granian,
+    )
+    environment.update(GRANIAN_HOST="127.0.0.1", GRANIAN_PORT=str(port), GRANIAN_WORKERS="1")
+    assert manage("migrate", "--noinput", environment=environment).returncode == 0
+    server = subprocess.Popen(  # noqa: S603 — granian from this environment, as the image runs it
+        [sys.executable, "-m", *command], cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/healthz", headers={"Host": "itsm.example.com"})
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 — our own server
+                    status, body = response.status, response.read()
+                break
+            except urllib.error.HTTPError as error:
+                status, body = error.code, error.read()
+                break
+            except OSError:
+                assert server.poll() is None, "granian exited"
+                assert time.monotonic() < deadline, "granian did not answer within 60 s"
+                time.sleep(0.2)
+        assert status == 200, body
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    # The access log comes from the application (granian writes none), one JSON line a request.
+    assert b'"logger": "itsm.access"' in output
+    assert b'\\"GET /healthz HTTP/1.1\\" 200' in output
