@@ -26,7 +26,8 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        offered = request.headers.get("X-Request-ID", "")
+        # From META: request.headers would build a dict of every header, on every request.
+        offered = request.META.get("HTTP_X_REQUEST_ID", "")
         request_id = offered if _ACCEPTABLE.match(offered) else uuid.uuid4().hex
         token = _request_id.set(request_id)
         try:
