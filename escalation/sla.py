@@ -14,7 +14,8 @@ from django.utils.translation import gettext as _
 
 from escalation import businesstime
 from escalation.models import ClockKind, SlaClock, SlaPolicy, TimerPurpose
-from escalation.timers import arm_timer, disarm_timers
+from escalation.timers import Step, arm_steps, disarm_timers
+from incidents import deferred
 from incidents.choices import EntryKind, Visibility
 from incidents.models import Incident
 from incidents.timeline import record_entry
@@ -23,7 +24,13 @@ SLA_PURPOSES = (TimerPurpose.SLA_WARNING, TimerPurpose.SLA_BREACH)
 
 
 def _week(clock: SlaClock) -> businesstime.WorkingWeek | None:
-    return businesstime.load_week(clock.calendar)
+    """The clock's working week, read once per work unit (an incident's two clocks share a calendar)."""
+    weeks = deferred.memo("business-weeks")
+    if weeks is None or clock.calendar_id is None:
+        return businesstime.load_week(clock.calendar)
+    if clock.calendar_id not in weeks:
+        weeks[clock.calendar_id] = businesstime.load_week(clock.calendar)
+    return weeks[clock.calendar_id]
 
 
 def _used(clock: SlaClock, week: businesstime.WorkingWeek | None, now: dt.datetime) -> dt.timedelta:
@@ -45,16 +52,29 @@ def _rearm(clock: SlaClock) -> None:
         warning_left = max(clock.target * clock.warning_percent / 100 - clock.consumed, dt.timedelta(0))
         clock.warn_at = businesstime.add_business_time(week, clock.running_since, warning_left)
     clock.save()
-    # The warning is armed first so that, due together, it fires before the breach.
+    # The warning comes first (a lower id) so that, due together, it fires before the breach.
+    steps: list[Step] = []
     if clock.warn_at is not None:
-        arm_timer(incident=clock.incident, purpose=TimerPurpose.SLA_WARNING, clock=clock.kind, due_at=clock.warn_at)
+        steps.append((TimerPurpose.SLA_WARNING, clock.kind, 0, clock.warn_at))
     if clock.breached_at is None:
-        arm_timer(incident=clock.incident, purpose=TimerPurpose.SLA_BREACH, clock=clock.kind, due_at=clock.due_at)
+        steps.append((TimerPurpose.SLA_BREACH, clock.kind, 0, clock.due_at))
+    arm_steps(incident=clock.incident, steps=steps)
+
+
+def policy_for(priority: str) -> SlaPolicy | None:
+    """The SLA policy of a priority, with its calendar; read once per work unit (`incidents.deferred`)."""
+    policies = deferred.memo("sla-policies")
+    if policies is not None and priority in policies:
+        return policies[priority]
+    policy = SlaPolicy.objects.select_related("calendar").filter(priority=priority).first()
+    if policies is not None:
+        policies[priority] = policy
+    return policy
 
 
 def start_clocks(*, incident: Incident) -> list[SlaClock]:
     """Start the acknowledge and resolve clocks from the incident's report time."""
-    policy = SlaPolicy.objects.select_related("calendar").filter(priority=incident.priority).first()
+    policy = policy_for(incident.priority)
     if policy is None:
         return []
     clocks = []
@@ -145,7 +165,7 @@ def retarget_clocks(*, incident: Incident) -> None:
     Time already used still counts; a clock whose new target is already used
     up breaches at once (its timer is due now).
     """
-    policy = SlaPolicy.objects.select_related("calendar").filter(priority=incident.priority).first()
+    policy = policy_for(incident.priority)
     if policy is None:
         return
     now = timezone.now()

@@ -48,17 +48,26 @@ def on_fire(purpose: str) -> Callable[[Callable[[Timer], None]], Callable[[Timer
     return register
 
 
+# A deadline to set: (purpose, clock, escalation level, due time).
+Step = tuple[str, str, int, dt.datetime]
+
+
 def arm_timer(*, incident: Incident, purpose: str, clock: str, due_at: dt.datetime, level: int = 0) -> Timer | None:
     """Set (or move) a deadline; None when that step has already fired."""
-    armed = arm_timers(incident=incident, purpose=purpose, clock=clock, steps=[(level, due_at)])
+    armed = arm_steps(incident=incident, steps=[(purpose, clock, level, due_at)])
     return armed[0] if armed else None
 
 
 def arm_timers(
     *, incident: Incident, purpose: str, clock: str, steps: Sequence[tuple[int, dt.datetime]]
 ) -> list[Timer]:
-    """Set (or move) the deadlines of these (level, due time) steps of one clock with one statement;
-    return the timers armed, in the order of `steps`, leaving out steps that have already fired.
+    """Set (or move) the deadlines of these (level, due time) steps of one clock (`arm_steps`)."""
+    return arm_steps(incident=incident, steps=[(purpose, clock, level, due_at) for level, due_at in steps])
+
+
+def arm_steps(*, incident: Incident, steps: Sequence[Step]) -> list[Timer]:
+    """Set (or move) these deadlines of the incident with one statement; return the timers armed,
+    in the order of `steps` (which is also the order of their ids), leaving out steps already fired.
 
     A step with no timer gets one; a step whose timer has not fired has it moved
     (due time, no longer cancelled, version bumped); a fired step stays as it is.
@@ -66,18 +75,17 @@ def arm_timers(
     if not steps:
         return []
     due_field = Timer._meta.get_field("due_at")
-    now = timezone.now()
-    created = due_field.get_db_prep_save(now, connection)
+    created = due_field.get_db_prep_save(timezone.now(), connection)
     params: list[Any] = []
-    for level, due_at in steps:
+    for purpose, clock, level, due_at in steps:
         params += [incident.pk, purpose, clock, level, due_field.get_db_prep_save(due_at, connection), created]
     with connection.cursor() as cursor:
         cursor.execute(_upsert_sql(len(steps)), params)
-        armed = {level: (pk, version) for pk, level, version in cursor.fetchall()}
+        armed = {(purpose, clock, level): (pk, version) for pk, purpose, clock, level, version in cursor.fetchall()}
     timers = []
-    for level, due_at in steps:
-        if level in armed:
-            pk, version = armed[level]
+    for purpose, clock, level, due_at in steps:
+        if (purpose, clock, level) in armed:
+            pk, version = armed[purpose, clock, level]
             timer = Timer(
                 pk=pk, incident=incident, purpose=purpose, clock=clock, level=level, due_at=due_at, version=version
             )
@@ -96,7 +104,7 @@ def _upsert_sql(rows: int) -> str:
         "ON CONFLICT (incident_id, purpose, clock, level) DO UPDATE "
         f"SET due_at = excluded.due_at, cancelled_at = NULL, version = {table}.version + 1 "
         f"WHERE {table}.fired_at IS NULL "
-        "RETURNING id, level, version"
+        "RETURNING id, purpose, clock, level, version"
     )
 
 

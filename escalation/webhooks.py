@@ -62,6 +62,7 @@ from escalation.models import (
     WebhookSubscription,
 )
 from escalation.models.notifications import new_signing_secret
+from incidents import deferred
 from incidents.models import Incident, TimelineEntry
 from incidents.roles import INCIDENT_MANAGER
 from incidents.timeline import Actor, save_audited
@@ -136,8 +137,13 @@ def build_payload(
 
 
 def subscribed_ids(event_type: str) -> list[int]:
-    """The active subscriptions that chose `event_type`: one query, on a small table."""
-    active = WebhookSubscription.objects.filter(is_active=True).values_list("pk", "event_types")
+    """The active subscriptions that chose `event_type`: one query on a small table, once per work unit."""
+    memo = deferred.memo("webhook-subscriptions")
+    active = memo.get("active") if memo is not None else None
+    if active is None:
+        active = list(WebhookSubscription.objects.filter(is_active=True).values_list("pk", "event_types"))
+        if memo is not None:
+            memo["active"] = active
     return [pk for pk, types in active if isinstance(types, list) and event_type in types]
 
 

@@ -16,6 +16,7 @@ from django_fsm import ConcurrentTransition
 
 from incidents import effects
 from incidents.choices import EntryKind, Visibility
+from incidents.deferred import work_unit
 from incidents.exceptions import IncidentConflict, TransitionNotAllowed
 from incidents.models import Incident
 from incidents.timeline import Actor, record_entry, save_audited
@@ -88,7 +89,7 @@ def _run(*, incident: Incident, name: str, actor: Actor, note: str = "", **field
     if len(note) > MAX_TEXT_LENGTH:
         raise ValidationError({"note": [_("Keep this under %(limit)d characters.") % {"limit": MAX_TEXT_LENGTH}]})
 
-    with transaction.atomic():
+    with transaction.atomic(), work_unit():
         seen = incident.state
         incident = lock_incident(incident)
         current = incident.state

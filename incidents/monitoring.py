@@ -28,8 +28,9 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from escalation.models import SlaPolicy, Timer, TimerPurpose
+from escalation.models import Timer, TimerPurpose
 from escalation.paging import notify_users
+from escalation.sla import policy_for
 from escalation.timers import arm_timer, disarm_timers, on_fire
 from incidents.choices import EntryKind, MonitoringOutcome, State, Visibility
 from incidents.lifecycle import reopen_incident
@@ -77,7 +78,8 @@ def incident_transitioned(*, incident: Incident, actor: Actor, transition: str, 
 
 def start_monitoring(*, incident: Incident, actor: Actor) -> MonitoringPeriod:
     """Start watching a mitigated incident for its priority's monitoring period."""
-    length = SlaPolicy.objects.filter(priority=incident.priority).values_list("monitoring_period", flat=True).first()
+    policy = policy_for(incident.priority)
+    length = policy.monitoring_period if policy is not None else None
     if length is None:
         length = FALLBACK_MONITORING_PERIOD
     started_at = incident.mitigated_at or timezone.now()

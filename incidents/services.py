@@ -18,8 +18,10 @@ from escalation.models import Team
 from incidents import effects
 from incidents.attachments import checked_content_type
 from incidents.choices import Category, EntryKind, Level, Priority, Source, Visibility
+from incidents.deferred import work_unit
 from incidents.lifecycle import MAX_TEXT_LENGTH, cancel_incident, lock_incident
 from incidents.models import Attachment, Incident, Service
+from incidents.models.history import record_created
 from incidents.priority import priority_for
 from incidents.response import sync_commander
 from incidents.timeline import Actor, record_entry, save_audited
@@ -170,11 +172,14 @@ def report_incident(
         commander=commander,
         reporter=reporter if reporter.is_authenticated else None,
     )
-    with transaction.atomic():
+    with transaction.atomic(), work_unit():
+        # One "created" history row, written once the services are set.
+        incident.skip_history_when_saving = True
         save_audited(incident, actor=reporter, reason="reported")
         services = list(services)
         if services:
-            incident.services.set(services)
+            incident.services.add(*services)
+        record_created(incident)
         if commander is not None:
             sync_commander(incident=incident, actor=reporter)
         record_entry(

@@ -34,8 +34,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from escalation.models import SlaPolicy, Timer, TimerPurpose
+from escalation.models import Timer, TimerPurpose
 from escalation.paging import notify_users
+from escalation.sla import policy_for
 from escalation.timers import arm_timer, disarm_timers, on_fire
 from incidents import effects, update_delivery
 from incidents.choices import EntryKind, State, SubscriptionChannel, UpdateAudience, Visibility
@@ -130,18 +131,21 @@ def updates_for(*, incident: Incident, viewer: Actor) -> QuerySet[StatusUpdate]:
 
 
 def _cadence_for(priority: str) -> Any:
-    return SlaPolicy.objects.filter(priority=priority).values_list("update_every", flat=True).first()
+    policy = policy_for(priority)
+    return policy.update_every if policy is not None else None
 
 
-def _reschedule(incident: Incident, *, posted_at: Any = None) -> UpdateCadence | None:
-    """Set, move or stop the reminder for the incident's next update; `posted_at`: an update was just posted.
+def _reschedule(incident: Incident, *, posted_at: Any = None, new: bool = False) -> UpdateCadence | None:
+    """Set, move or stop the reminder for the incident's next update; `posted_at`: an update was just posted;
+    `new`: the incident was just reported, so it has neither a reminder nor a cadence yet.
 
     Callers hold the incident's lock. The pending reminder is cancelled before
     the cadence row is locked, the order a firing reminder takes them in.
     """
-    disarm_timers(incident=incident, clock=UPDATES_CLOCK, purposes=(TimerPurpose.UPDATE_REMINDER,))
+    if not new:
+        disarm_timers(incident=incident, clock=UPDATES_CLOCK, purposes=(TimerPurpose.UPDATE_REMINDER,))
     every = _cadence_for(incident.priority) if incident.is_open else None
-    cadence = UpdateCadence.objects.select_for_update().filter(incident=incident).first()
+    cadence = None if new else UpdateCadence.objects.select_for_update().filter(incident=incident).first()
     if cadence is None:
         if every is None and posted_at is None:
             return None
@@ -165,7 +169,7 @@ def _reschedule(incident: Incident, *, posted_at: Any = None) -> UpdateCadence |
 
 
 def incident_reported(*, incident: Incident) -> None:
-    _reschedule(incident)
+    _reschedule(incident, new=True)
 
 
 def incident_transitioned(*, incident: Incident, transition: str) -> None:

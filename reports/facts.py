@@ -4,7 +4,9 @@
 clocks and their services, with two or three set-based statements. The signal
 handlers at the bottom call it in the transaction of every save of an incident
 or a clock and every change of an incident's services, so a report never reads
-a fact older than what was committed. Writers that bypass `save()` (bulk loads,
+a fact older than what was committed. Inside a work unit (`incidents.deferred`:
+reporting an incident, a transition, a batch of alerts) they call it once per
+incident as the unit ends, still in its transaction. Writers that bypass `save()` (bulk loads,
 the synthetic generator) call `refresh` or `refresh_range` themselves, and
 `manage.py refresh_report_facts` rebuilds all of them.
 """
@@ -36,6 +38,7 @@ from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.utils import timezone
 
 from escalation.models import ClockKind, SlaClock
+from incidents import deferred
 from incidents.choices import State
 from incidents.models import Incident, Service
 from reports import rollups
@@ -270,14 +273,33 @@ def missing() -> QuerySet[Incident]:
 # --- Kept in step: every save of what the facts are made of ----------------------------
 
 
+def _refresh_pending(wanted: dict[int, tuple[bool, bool]]) -> None:
+    """Refresh what a work unit collected: each incident once, with what any of its saves needed."""
+    groups: dict[tuple[bool, bool], list[int]] = {}
+    for pk, parts in wanted.items():
+        groups.setdefault(parts, []).append(pk)
+    for (incident, services), ids in groups.items():
+        refresh(ids, incident=incident, services=services)
+
+
+def _refresh_soon(pk: int, *, incident: bool = True, services: bool = True) -> None:
+    """Refresh now, or, inside a work unit (`incidents.deferred`), once as the unit ends."""
+    wanted = deferred.pending("report-facts", _refresh_pending)
+    if wanted is None:
+        refresh([pk], incident=incident, services=services)
+        return
+    had_incident, had_services = wanted.get(pk, (False, False))
+    wanted[pk] = (had_incident or incident, had_services or services)
+
+
 def _incident_saved(sender: Any, instance: Incident, raw: bool = False, **_: Any) -> None:
     if not raw:
-        refresh([instance.pk])
+        _refresh_soon(instance.pk)
 
 
 def _clock_changed(sender: Any, instance: SlaClock, raw: bool = False, **_: Any) -> None:
     if not raw:
-        refresh([instance.incident_id], services=False)
+        _refresh_soon(instance.incident_id, services=False)
 
 
 def _incident_deleted(sender: Any, instance: Incident, **_: Any) -> None:
@@ -292,7 +314,7 @@ def _incident_deleted(sender: Any, instance: Incident, **_: Any) -> None:
 def _services_changed(sender: Any, instance: Any, action: str, pk_set: set[int] | None, **_: Any) -> None:
     if isinstance(instance, Incident):
         if action.startswith("post_"):
-            refresh([instance.pk], incident=False)
+            _refresh_soon(instance.pk, incident=False)
     elif isinstance(instance, Service):
         # From the service's side: the incidents added or removed, or, on a clear, all it had.
         if action == "pre_clear":

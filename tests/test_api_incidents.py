@@ -49,8 +49,10 @@ def test_create_returns_the_contract_fields(agent: Any, service: Any, team: Any,
         ("created", None),
         ("status_update", "no_policy"),
     ]
-    # One history row for the insert and one for its services, both naming the reporter.
-    assert [h.history_user for h in incident.history.all()] == [agent, agent]
+    # One history row for the insert, with its services, naming the reporter.
+    (created,) = incident.history.all()
+    assert (created.history_type, created.history_user) == ("+", agent)
+    assert [row.service_id for row in created.services.all()] == [service.pk]
 
 
 @pytest.mark.django_db

@@ -53,6 +53,7 @@ from incidents.choices import (
     State,
     Visibility,
 )
+from incidents.deferred import work_unit
 from incidents.exceptions import IncidentConflict, TransitionNotAllowed
 from incidents.intake.parsers import content_hash, parse_time
 from incidents.intake.sql import column, concrete_fields, table
@@ -132,7 +133,8 @@ def _take_lock() -> None:
 
 
 def _process_batch(batch_size: int) -> int:
-    with transaction.atomic():
+    # One work unit: the report facts of every incident the batch touched are written once, at its end.
+    with transaction.atomic(), work_unit():
         _take_lock()
         # The payloads stay in the database unless an event turns out to be news (see _Batch).
         pending = AlertEvent.objects.filter(processed_at__isnull=True).defer("payload")

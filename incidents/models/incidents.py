@@ -19,6 +19,7 @@ from incidents.choices import (
     State,
     Visibility,
 )
+from incidents.models.history import IncidentHistory
 from incidents.models.postmortems import postmortem_allows_close
 
 NUMBER_PREFIX = "INC-"
@@ -163,7 +164,7 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
     cancelled_at = models.DateTimeField(_("cancelled at"), null=True, blank=True)
 
-    history = HistoricalRecords(m2m_fields=[services], excluded_fields=["updated_at"])
+    history = IncidentHistory(m2m_fields=[services], excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["-created_at", "-id"]
