@@ -456,6 +456,30 @@ def test_triggers_with_one_dedup_key_share_an_incident(pagerduty: tuple[Integrat
     assert _alert_entries(incident) == ["fired", "refired"]
 
 
+def test_an_alert_keeps_its_content_through_repeats_refires_and_a_resolve(pagerduty: tuple[Integration, str]) -> None:
+    """A batch reads only part of the open alerts it holds; what it writes back must not lose the rest."""
+    _, key = pagerduty
+    client = Client()
+    post_json(client, PD_PATH, pd_trigger(key))
+    process()
+    # Later batches: a repeat and an acknowledge, then a re-fire with new details and a resolve together.
+    post_json(client, PD_PATH, pd_trigger(key))
+    post_json(client, PD_PATH, pd_follow_up(key, "acknowledge"))
+    process()
+    alert = Alert.objects.get()
+    assert (alert.status, alert.event_count, alert.severity) == (AlertStatus.ACKNOWLEDGED, 3, "info")
+    assert alert.details == {"ping time": "1500ms", "load avg": 0.75}
+
+    post_json(client, PD_PATH, pd_trigger(key, severity="error", custom_details={"ping time": "9000ms"}))
+    post_json(client, PD_PATH, pd_follow_up(key, "resolve"))
+    process()
+    alert = Alert.objects.get()
+    assert (alert.status, alert.event_count, alert.severity) == (AlertStatus.RESOLVED, 5, "error")
+    assert alert.details == {"ping time": "9000ms"}
+    assert alert.links[0]["href"] == "https://example.com/"
+    assert alert.resolved_at is not None
+
+
 def test_acknowledge_then_resolve_then_trigger_again(pagerduty: tuple[Integration, str]) -> None:
     _, key = pagerduty
     client = Client()

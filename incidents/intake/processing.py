@@ -98,6 +98,11 @@ ALERT_FIELDS = (
 EVENT_FIELDS = ("processed_at", "outcome", "incident", "error")
 # A repeat only moves these.
 COUNT_FIELDS = ("last_seen_at", "event_count")
+# An acknowledge or a resolve moves these as well.
+STATUS_FIELDS = ("status", "resolved_at", *COUNT_FIELDS)
+# What a batch reads of the open alerts it holds: the rest (labels, annotations,
+# details) is only ever written whole, by a re-fire that carries new content.
+HELD_FIELDS = (*STATUS_FIELDS, "summary", "links", "generator_url", "content_hash", "fired_at")
 
 REFUSALS = (ValidationError, PermissionDenied, TransitionNotAllowed, IncidentConflict)
 
@@ -226,7 +231,7 @@ class _Batch:
             Alert.objects.filter(integration_id__in={key[0] for key in keys}, dedup_key__in={key[1] for key in keys})
             .exclude(status=AlertStatus.RESOLVED)
             .select_related("incident")
-            .only(*ALERT_COLUMNS, *ALERT_FIELDS, "incident__id", "incident__state")
+            .only(*ALERT_COLUMNS, *HELD_FIELDS, "incident__id", "incident__state")
         )
         for alert in alerts:
             self._hold(alert)
@@ -289,6 +294,10 @@ class _Batch:
         self.incidents[incident_id] = incident
         return incident
 
+    def _save_status(self, alert: Alert) -> None:
+        """Write an alert's status and counters now, with its content if an earlier event of the batch changed it."""
+        alert.save(update_fields=ALERT_FIELDS if alert.pk in self.touched else STATUS_FIELDS)
+
     def _keep(self, incident: Incident) -> Incident:
         self.incidents[incident.pk] = incident
         for alert in self.open.values():
@@ -345,7 +354,7 @@ class _Batch:
             # alert ends with it, and what comes next is about a new problem.
             with transaction.atomic():
                 self._resolve_alert(alert, at=event.received_at)
-                alert.save(update_fields=ALERT_FIELDS)  # with whatever earlier events of the batch changed
+                self._save_status(alert)
             self.touched.pop(alert.pk, None)
             self.counted.pop(alert.pk, None)
             alert = None
@@ -486,7 +495,7 @@ class _Batch:
         alert.status = AlertStatus.ACKNOWLEDGED
         alert.last_seen_at = max(alert.last_seen_at, event.received_at)
         alert.event_count += 1
-        alert.save(update_fields=ALERT_FIELDS)  # with whatever earlier events of the batch changed
+        self._save_status(alert)
         self.touched.pop(alert.pk, None)
         self.counted.pop(alert.pk, None)
         incident = self._fresh(alert.incident_id)
@@ -506,7 +515,7 @@ class _Batch:
         self._resolve_alert(alert, at=event.received_at)
         alert.last_seen_at = max(alert.last_seen_at, event.received_at)
         alert.event_count += 1
-        alert.save(update_fields=ALERT_FIELDS)  # with whatever earlier events of the batch changed
+        self._save_status(alert)
         self.touched.pop(alert.pk, None)
         self.counted.pop(alert.pk, None)
         incident = self._fresh(alert.incident_id)
