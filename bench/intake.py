@@ -244,9 +244,10 @@ def wait_until_listening(
 def server_command(app: str, port: int, arguments: argparse.Namespace) -> list[str]:
     """The one server configuration both targets get: granian, as the product ships, unless `--server gunicorn`.
 
-    2 processes of 2 threads on 2 cores (`--workers`, `--threads`): a request
-    spends part of its time waiting on PostgreSQL (and for the product, Redis),
-    and a second thread per process keeps the core busy meanwhile. Both servers
+    2 processes of 4 threads on 2 cores (`--workers`, `--threads`), as the image
+    ships: a request spends part of its time waiting on PostgreSQL's commit
+    (and for the product, Redis), and the other threads keep the core busy
+    meanwhile. Both servers
     keep connections open between requests, as a monitoring tool's HTTP client
     or a reverse proxy does (gunicorn through its gthread workers; its sync
     workers would close each one and make a loopback load partly a measure of
@@ -782,7 +783,7 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=500, help="distinct dedup keys")
     parser.add_argument("--resolve-share", type=float, default=0.01, help="share of events that are resolves")
     parser.add_argument("--workers", type=int, default=2, help="the server's worker processes")
-    parser.add_argument("--threads", type=int, default=2, help="the server's threads per worker")
+    parser.add_argument("--threads", type=int, default=4, help="the server's threads per worker")
     parser.add_argument(
         "--server",
         choices=["granian", "gunicorn"],

@@ -250,7 +250,7 @@ def main() -> None:
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/5", help="a Redis database of its own (emptied)")
     parser.add_argument("--queue", default="q-load", help="the Celery queue name of the run")
     parser.add_argument("--workers", type=int, default=2, help="the server's worker processes")
-    parser.add_argument("--threads", type=int, default=2, help="the server's threads per worker")
+    parser.add_argument("--threads", type=int, default=4, help="the server's threads per worker")
     parser.add_argument("--server", choices=["granian", "gunicorn"], default="granian", help="the WSGI server")
     parser.add_argument("--accounts", type=int, default=12, help="agents with tokens, and UI managers, for the load")
     parser.add_argument("--pagerduty-keys", type=int, default=200, help="PagerDuty dedup keys at the start")
