@@ -8,7 +8,8 @@ How the clock is kept (DESIGN.md):
    zero rows updated means somebody else fired it, or it moved: do nothing.
 3. Two wake-ups call the same `fire_timer`: a precise ETA task enqueued on
    commit for deadlines a few minutes away, and a sweeper every second that
-   takes due rows with SKIP LOCKED.
+   takes due rows with SKIP LOCKED. A firing locks its incident before its
+   timer, as a transition does.
 4. What a firing decides to send is written as rows in the same transaction
    and delivered afterwards, with its own retries.
 """
@@ -137,12 +138,21 @@ def _wake_on_commit(timer: Timer) -> None:
 def fire_timer(*, timer_id: int, version: int | None = None) -> bool:
     """Fire one due timer if nobody has; True when this call fired it.
 
-    1. Mark it fired with one conditional UPDATE; no row → nothing to do.
-    2. Record the firing under its unique key; a duplicate → roll back.
-    3. Run the purpose's action; its rows commit with the firing, or neither does.
+    1. Lock the incident's row, as every write to an incident does first
+       (`lifecycle.lock_incident`): a firing and a transition of one incident
+       queue up. Locked after the timer, the two deadlocked: a transition held
+       the incident and waited for the timer to cancel it, while the firing
+       held the timer and waited for the escalation run the transition held.
+    2. Mark it fired with one conditional UPDATE; no row → nothing to do.
+    3. Record the firing under its unique key; a duplicate → roll back.
+    4. Run the purpose's action; its rows commit with the firing, or neither does.
     """
     now = timezone.now()
+    incident_id = Timer.objects.filter(pk=timer_id).values_list("incident_id", flat=True).first()
+    if incident_id is None:
+        return False
     with transaction.atomic():
+        list(Incident.objects.select_for_update().filter(pk=incident_id).values_list("pk", flat=True))
         claim = Timer.objects.filter(pk=timer_id, fired_at__isnull=True, cancelled_at__isnull=True, due_at__lte=now)
         if version is not None:
             claim = claim.filter(version=version)
@@ -188,8 +198,12 @@ def overdue_timer_count() -> int:
 def sweep_due_timers(*, batch: int = SWEEP_BATCH) -> int:
     """Fire every due timer the ETA wake-ups missed; returns how many this call fired.
 
-    Each batch takes due rows with SKIP LOCKED, so several sweepers (or a
-    sweeper and the ETA tasks) never wait on each other or fire a row twice.
+    Each batch takes due rows with SKIP LOCKED, so a sweeper passes over rows
+    another sweeper or an ETA task is firing, and lets them go again before
+    firing them one by one, each in a transaction of its own (`fire_timer`),
+    whose conditional claim keeps a row from firing twice. Holding the batch
+    while firing it took the incidents' locks after the timers', the order
+    that deadlocks with a transition.
     """
     fired = 0
     # A firing can arm a timer that is due at once (the first step of an
@@ -203,13 +217,13 @@ def sweep_due_timers(*, batch: int = SWEEP_BATCH) -> int:
             if connection.features.has_select_for_update_skip_locked:
                 due = due.select_for_update(skip_locked=True)
             rows = list(due.values_list("pk", "version")[:batch])
-            for timer_id, version in rows:
-                try:
-                    fired += fire_timer(timer_id=timer_id, version=version)
-                except Exception:
-                    # One broken action must not hold back every other deadline;
-                    # its timer stays due and the overdue alarm below reports it.
-                    logger.exception("firing timer %s failed", timer_id)
+        for timer_id, version in rows:
+            try:
+                fired += fire_timer(timer_id=timer_id, version=version)
+            except Exception:
+                # One broken action must not hold back every other deadline;
+                # its timer stays due and the overdue alarm below reports it.
+                logger.exception("firing timer %s failed", timer_id)
         if not rows or fired == fired_before:
             break
     overdue = overdue_timer_count()

@@ -1,10 +1,13 @@
 """Escalation policies: levels, delays, repeats, on-call targets, manual tiers, exactly-once firing."""
 
 import datetime as dt
+import threading
+import time
 from typing import Any
 
 import pytest
 import time_machine
+from django.utils import timezone
 
 from escalation import timers
 from escalation.models import (
@@ -21,6 +24,8 @@ from escalation.models import (
     TimerFiring,
 )
 from incidents import lifecycle
+from incidents.models import Incident
+from tests.threads import run_together
 
 START = dt.datetime(2026, 11, 18, 3, 0, tzinfo=dt.UTC)
 
@@ -239,3 +244,55 @@ def test_escalation_without_a_policy_is_said_on_the_timeline(make_incident: Any)
     incident = make_incident(impact="high", urgency="high")
     assert incident.timeline.filter(data__escalation="no_policy").count() == 1
     assert not EscalationRun.objects.exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_step_firing_while_the_incident_is_acknowledged_waits_instead_of_deadlocking(
+    make_incident: Any, service: Any, policy: Any, agent: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    incident = make_incident(impact="high", urgency="high", services=[service])
+    step = Timer.objects.filter(purpose="escalation_step", fired_at=None, cancelled_at=None).order_by("level").first()
+    assert step is not None
+    Timer.objects.filter(pk=step.pk).update(due_at=timezone.now() - dt.timedelta(seconds=1))
+
+    # The firing pauses inside its transaction until the acknowledgement has started, so the two
+    # overlap every time; taken in opposite orders, their locks deadlocked here.
+    claimed, acknowledging = threading.Event(), threading.Event()
+    page_step = timers._ACTIONS["escalation_step"]
+
+    def slow_page_step(timer: Timer) -> None:
+        claimed.set()
+        acknowledging.wait(timeout=10)
+        time.sleep(0.5)
+        page_step(timer)
+
+    monkeypatch.setitem(timers._ACTIONS, "escalation_step", slow_page_step)
+    failures: list[BaseException] = []
+
+    def fire() -> bool:
+        try:
+            return timers.fire_timer(timer_id=step.pk)
+        except BaseException as error:  # noqa: BLE001 — reported by the assertion below
+            failures.append(error)
+            raise
+
+    def acknowledge() -> Any:
+        claimed.wait(timeout=10)
+        acknowledging.set()
+        try:
+            return lifecycle.acknowledge_incident(incident=Incident.objects.get(pk=incident.pk), actor=agent)
+        except BaseException as error:  # noqa: BLE001
+            failures.append(error)
+            raise
+
+    fired, acknowledged = run_together([fire, acknowledge])
+    assert failures == []
+    assert fired is True
+    assert acknowledged.state == "acknowledged"
+    # The step fired first and paged its level; the acknowledgement then stopped the run.
+    assert Notification.objects.filter(incident=incident, kind="page", level=step.level % 2 + 1).exists()
+    assert TimerFiring.objects.filter(timer=step).count() == 1
+    run = EscalationRun.objects.get(incident=incident)
+    assert run.stop_reason == "acknowledged"
+    assert not Timer.objects.filter(incident=incident, purpose="escalation_step", fired_at=None, cancelled_at=None)
