@@ -25,12 +25,7 @@ SLA_PURPOSES = (TimerPurpose.SLA_WARNING, TimerPurpose.SLA_BREACH)
 
 def _week(clock: SlaClock) -> businesstime.WorkingWeek | None:
     """The clock's working week, read once per work unit (an incident's two clocks share a calendar)."""
-    weeks = deferred.memo("business-weeks")
-    if weeks is None or clock.calendar_id is None:
-        return businesstime.load_week(clock.calendar)
-    if clock.calendar_id not in weeks:
-        weeks[clock.calendar_id] = businesstime.load_week(clock.calendar)
-    return weeks[clock.calendar_id]
+    return deferred.remembered("business-weeks", clock.calendar_id, lambda: businesstime.load_week(clock.calendar))
 
 
 def _used(clock: SlaClock, week: businesstime.WorkingWeek | None, now: dt.datetime) -> dt.timedelta:
@@ -63,13 +58,9 @@ def _rearm(clock: SlaClock) -> None:
 
 def policy_for(priority: str) -> SlaPolicy | None:
     """The SLA policy of a priority, with its calendar; read once per work unit (`incidents.deferred`)."""
-    policies = deferred.memo("sla-policies")
-    if policies is not None and priority in policies:
-        return policies[priority]
-    policy = SlaPolicy.objects.select_related("calendar").filter(priority=priority).first()
-    if policies is not None:
-        policies[priority] = policy
-    return policy
+    return deferred.remembered(
+        "sla-policies", priority, lambda: SlaPolicy.objects.select_related("calendar").filter(priority=priority).first()
+    )
 
 
 def start_clocks(*, incident: Incident) -> list[SlaClock]:

@@ -138,12 +138,11 @@ def build_payload(
 
 def subscribed_ids(event_type: str) -> list[int]:
     """The active subscriptions that chose `event_type`: one query on a small table, once per work unit."""
-    memo = deferred.memo("webhook-subscriptions")
-    active = memo.get("active") if memo is not None else None
-    if active is None:
-        active = list(WebhookSubscription.objects.filter(is_active=True).values_list("pk", "event_types"))
-        if memo is not None:
-            memo["active"] = active
+    active = deferred.remembered(
+        "webhook-subscriptions",
+        None,
+        lambda: list(WebhookSubscription.objects.filter(is_active=True).values_list("pk", "event_types")),
+    )
     return [pk for pk, types in active if isinstance(types, list) and event_type in types]
 
 

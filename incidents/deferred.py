@@ -7,7 +7,7 @@ each of those saves would rewrite the same report facts. Inside
 still inside the caller's transaction, so what commits is the same as before.
 
 A unit also holds what its work reads many times and nobody changes meanwhile
-(`memo`): a business calendar is loaded once for all the clocks of a batch.
+(`remembered`): a business calendar is loaded once for all the clocks of a batch.
 
 Units nest: only the outermost one runs the work, so an alert batch that
 opens and resolves many incidents writes their facts together at the end.
@@ -17,12 +17,13 @@ pending work is dropped with the rollback it would have followed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, TypeVar, cast
 
 Flush = Callable[[dict[Any, Any]], None]
+T = TypeVar("T")
 
 _unit: ContextVar[dict[str, tuple[Flush, dict[Any, Any]]] | None] = ContextVar("work_unit", default=None)
 
@@ -59,6 +60,11 @@ def _nothing(state: dict[Any, Any]) -> None:
     return None
 
 
-def memo(name: str) -> dict[Any, Any] | None:
-    """A dict that lives as long as the open unit, to keep what `name` read; None outside a unit."""
-    return pending(f"memo:{name}", _nothing)
+def remembered(name: str, key: Hashable, load: Callable[[], T]) -> T:
+    """`load()`, run once per open unit for each `key` of `name` and kept for the rest of it; every time outside a unit."""
+    memo = pending(f"memo:{name}", _nothing)
+    if memo is None:
+        return load()
+    if key not in memo:
+        memo[key] = load()
+    return cast(T, memo[key])
