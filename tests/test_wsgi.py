@@ -2,10 +2,14 @@
 
 import io
 import json
+import logging
+import socket
 from typing import Any
 from wsgiref.util import setup_testing_defaults
 
+import psycopg
 import pytest
+from django.db import connection
 
 from incidents.intake.integrations import create_integration
 from incidents.models import AlertEvent
@@ -81,3 +85,54 @@ def test_the_lean_lane_resolves_only_the_intakes_paths_and_leaves_the_pages_urls
     assert status.startswith("200")
     assert get_urlconf() in (None, settings.ROOT_URLCONF)
     assert reverse("web:queue") == "/"
+
+
+def _terminate_this_threads_connection() -> None:
+    """The database drops our kept connection, as a restart or an idle timeout would."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+    with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [pid])
+
+
+@pytest.mark.postgres
+def test_the_lean_lane_sends_again_on_a_new_connection_when_the_kept_one_was_dropped(
+    service: Any, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.ALLOWED_HOSTS = ["localhost"]
+    _, key = create_integration(service=service, kind="pagerduty", actor=None)
+    status, _, _ = _call("POST", PD_PATH, json.dumps(pd_trigger(key, dedup_key="first")).encode())
+    assert status.startswith("202")
+    kept = connection.connection
+    assert kept is not None  # the connection outlives the request (CONN_MAX_AGE)
+
+    _terminate_this_threads_connection()
+    with caplog.at_level(logging.INFO, logger="incidents.intake.views"):
+        status, _, content = _call("POST", PD_PATH, json.dumps(pd_trigger(key, dedup_key="second")).encode())
+
+    assert status.startswith("202"), content
+    assert connection.connection is not kept
+    assert sorted(AlertEvent.objects.values_list("dedup_key", flat=True)) == ["first", "second"]
+    assert "the kept database connection was dead" in caplog.text
+
+
+@pytest.mark.postgres
+def test_the_lean_lane_answers_503_when_the_new_connection_fails_too(service: Any, settings: Any) -> None:
+    settings.ALLOWED_HOSTS = ["localhost"]
+    _, key = create_integration(service=service, kind="pagerduty", actor=None)
+    assert _call("POST", PD_PATH, json.dumps(pd_trigger(key, dedup_key="first")).encode())[0].startswith("202")
+    _terminate_this_threads_connection()
+    saved = dict(connection.settings_dict)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    connection.settings_dict["PORT"] = str(closed_port)
+    try:
+        status, headers, _ = _call("POST", PD_PATH, json.dumps(pd_trigger(key, dedup_key="second")).encode())
+    finally:
+        connection.close()
+        connection.settings_dict.update(saved)
+    assert status.startswith("503")
+    assert headers["Retry-After"] == "5"
+    assert list(AlertEvent.objects.values_list("dedup_key", flat=True)) == ["first"]

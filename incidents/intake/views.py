@@ -19,10 +19,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -46,6 +47,8 @@ from itsm.unavailable import unavailable_json
 logger = logging.getLogger(__name__)
 
 RATE_WINDOW_SECONDS = 60
+
+T = TypeVar("T")
 
 
 class Refusal(Exception):  # noqa: N818 — it is a response, not a failure of ours
@@ -72,6 +75,29 @@ def _read_json(request: HttpRequest) -> Any:
     if len(body) > limit:
         raise too_large
     return decode_body(body)
+
+
+def _on_connection(statement: Callable[[CursorWrapper], T]) -> T:
+    """Run `statement` with a cursor; once more on a new connection if the kept one was dead.
+
+    The intake lane does not check a kept connection before each request
+    (itsm/wsgi.py). A connection the database dropped while it sat idle (a
+    restart, a failover, an idle timeout) fails the first statement sent on it
+    without running it; it is closed, and the statement is sent once more on a
+    new connection. A failure on a connection that still answers, or on a new
+    one, is the database's answer and is raised.
+    """
+    kept = connection.connection is not None
+    try:
+        with connection.cursor() as cursor:
+            return statement(cursor)
+    except (OperationalError, InterfaceError):
+        if not kept or connection.in_atomic_block or connection.is_usable():
+            raise
+        logger.info("alert intake: the kept database connection was dead; sending again on a new one")
+        connection.close()
+    with connection.cursor() as cursor:
+        return statement(cursor)
 
 
 def _bearer(request: HttpRequest) -> str:
@@ -145,9 +171,12 @@ def _integration(key: str, kind: str, *, fresh: bool = False) -> Door | None:
     door = None if fresh else doors.get(key_hash, kind)
     if door is not None:
         return door
-    with connection.cursor() as cursor:
+
+    def look_up(cursor: CursorWrapper) -> Any:
         cursor.execute(_lookup_sql(), [key_hash, kind])
-        row = cursor.fetchone()
+        return cursor.fetchone()
+
+    row = _on_connection(look_up)
     if row is None:
         return None
     door = Door(pk=row[0], rate_limit_per_minute=row[1], key_hash=key_hash, kind=kind)
@@ -226,9 +255,12 @@ def _store(integration: Door, events: list[ParsedEvent]) -> bool:
         )
         params.extend(field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True))
     params.extend(door)
-    with connection.cursor() as cursor:
+
+    def insert(cursor: CursorWrapper) -> int:
         cursor.execute(_store_sql(len(events)), params)
-        stored = cursor.rowcount
+        return int(cursor.rowcount)
+
+    stored = _on_connection(insert)
     if stored != len(events):
         doors.forget(integration)
         return False
