@@ -136,3 +136,50 @@ def test_the_lean_lane_answers_503_when_the_new_connection_fails_too(service: An
     assert status.startswith("503")
     assert headers["Retry-After"] == "5"
     assert list(AlertEvent.objects.values_list("dedup_key", flat=True)) == ["first"]
+
+
+def _call_chunked(body: bytes, *, terminated: bool) -> tuple[str, bytes]:
+    """A body sent chunked: no Content-Length; a server that de-chunks it says so with wsgi.input_terminated."""
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": PD_PATH,
+        "CONTENT_TYPE": "application/json",
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.input_terminated": terminated,
+        "SERVER_NAME": "localhost",
+    }
+    setup_testing_defaults(environ)
+    answer: dict[str, Any] = {}
+
+    def start_response(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        answer["status"] = status
+
+    content = b"".join(application(environ, start_response))
+    return answer["status"], content
+
+
+def test_an_event_sent_chunked_is_read_whole(service: Any, settings: Any) -> None:
+    settings.ALLOWED_HOSTS = ["localhost"]
+    _, key = create_integration(service=service, kind="pagerduty", actor=None)
+    status, content = _call_chunked(json.dumps(pd_trigger(key)).encode(), terminated=True)
+    assert status.startswith("202"), content
+    assert AlertEvent.objects.get().dedup_key == "srv01/mysql"
+
+
+def test_a_chunked_body_past_the_limit_is_refused(service: Any, settings: Any) -> None:
+    settings.ALLOWED_HOSTS = ["localhost"]
+    settings.INTAKE_MAX_BYTES = 1024
+    _, key = create_integration(service=service, kind="pagerduty", actor=None)
+    status, _ = _call_chunked(json.dumps(pd_trigger(key, note="x" * 2000)).encode(), terminated=True)
+    assert status.startswith("413")
+    assert not AlertEvent.objects.exists()
+
+
+def test_a_chunked_body_from_a_server_that_does_not_mark_its_end_is_not_read(service: Any, settings: Any) -> None:
+    # Without wsgi.input_terminated, reading past a missing Content-Length could wait forever.
+    settings.ALLOWED_HOSTS = ["localhost"]
+    _, key = create_integration(service=service, kind="pagerduty", actor=None)
+    status, _ = _call_chunked(json.dumps(pd_trigger(key)).encode(), terminated=False)
+    assert status.startswith("400")
+    assert not AlertEvent.objects.exists()
