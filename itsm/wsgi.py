@@ -11,6 +11,8 @@ before each request (CONN_HEALTH_CHECKS: a `SELECT 1`, a round trip that cost
 a fifth of an intake request's CPU). Its views check after the fact instead:
 a statement that fails on a kept connection that turns out dead runs once
 more on a new one (`incidents.intake.views._on_connection`).
+
+Both lanes get a body sent chunked whole, with its length (itsm/chunked.py).
 """
 
 import os
@@ -27,6 +29,7 @@ from django.http.response import HttpResponseBase
 from django.utils.module_loading import import_string
 
 from itsm.access_log import with_access_log
+from itsm.chunked import with_chunked_bodies
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "itsm.settings")
 
@@ -70,4 +73,6 @@ def route(environ: dict[str, Any], start_response: StartResponse) -> Iterable[by
 
 
 # The HTTP server writes no access log of its own (itsm/access_log.py says why).
-application = with_access_log(route) if settings.ACCESS_LOG else route
+application = with_chunked_bodies(route)
+if settings.ACCESS_LOG:
+    application = with_access_log(application)

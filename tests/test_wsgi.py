@@ -10,9 +10,11 @@ from wsgiref.util import setup_testing_defaults
 import psycopg
 import pytest
 from django.db import connection
+from rest_framework.authtoken.models import Token
 
 from incidents.intake.integrations import create_integration
-from incidents.models import AlertEvent
+from incidents.models import AlertEvent, Incident
+from itsm.chunked import body_limit
 from itsm.wsgi import application
 from tests.intake_helpers import PD_PATH, pd_trigger
 
@@ -138,16 +140,19 @@ def test_the_lean_lane_answers_503_when_the_new_connection_fails_too(service: An
     assert list(AlertEvent.objects.values_list("dedup_key", flat=True)) == ["first"]
 
 
-def _call_chunked(body: bytes, *, terminated: bool) -> tuple[str, bytes]:
+def _call_chunked(
+    body: bytes | io.BytesIO, *, terminated: bool = True, path: str = PD_PATH, **headers: str
+) -> tuple[str, bytes]:
     """A body sent chunked: no Content-Length; a server that de-chunks it says so with wsgi.input_terminated."""
     environ: dict[str, Any] = {
         "REQUEST_METHOD": "POST",
-        "PATH_INFO": PD_PATH,
+        "PATH_INFO": path,
         "CONTENT_TYPE": "application/json",
         "HTTP_TRANSFER_ENCODING": "chunked",
-        "wsgi.input": io.BytesIO(body),
+        "wsgi.input": body if isinstance(body, io.BytesIO) else io.BytesIO(body),
         "wsgi.input_terminated": terminated,
         "SERVER_NAME": "localhost",
+        **headers,
     }
     setup_testing_defaults(environ)
     answer: dict[str, Any] = {}
@@ -162,17 +167,18 @@ def _call_chunked(body: bytes, *, terminated: bool) -> tuple[str, bytes]:
 def test_an_event_sent_chunked_is_read_whole(service: Any, settings: Any) -> None:
     settings.ALLOWED_HOSTS = ["localhost"]
     _, key = create_integration(service=service, kind="pagerduty", actor=None)
-    status, content = _call_chunked(json.dumps(pd_trigger(key)).encode(), terminated=True)
+    status, content = _call_chunked(json.dumps(pd_trigger(key)).encode())
     assert status.startswith("202"), content
     assert AlertEvent.objects.get().dedup_key == "srv01/mysql"
 
 
-def test_a_chunked_body_past_the_limit_is_refused(service: Any, settings: Any) -> None:
+def test_a_chunked_event_past_the_intakes_limit_is_refused(service: Any, settings: Any) -> None:
     settings.ALLOWED_HOSTS = ["localhost"]
     settings.INTAKE_MAX_BYTES = 1024
     _, key = create_integration(service=service, kind="pagerduty", actor=None)
-    status, _ = _call_chunked(json.dumps(pd_trigger(key, note="x" * 2000)).encode(), terminated=True)
+    status, content = _call_chunked(json.dumps(pd_trigger(key, note="x" * 2000)).encode())
     assert status.startswith("413")
+    assert json.loads(content) == {"detail": "The body is larger than 1024 bytes."}
     assert not AlertEvent.objects.exists()
 
 
@@ -183,3 +189,28 @@ def test_a_chunked_body_from_a_server_that_does_not_mark_its_end_is_not_read(ser
     status, _ = _call_chunked(json.dumps(pd_trigger(key)).encode(), terminated=False)
     assert status.startswith("400")
     assert not AlertEvent.objects.exists()
+
+
+def test_an_incident_created_over_the_api_with_a_chunked_body_is_read_whole(
+    agent: Any, service: Any, settings: Any
+) -> None:
+    settings.ALLOWED_HOSTS = ["localhost"]
+    token, _ = Token.objects.get_or_create(user=agent)
+    body = {"title": "Payments failing", "impact": "high", "urgency": "high", "services": ["checkout-payments"]}
+    status, content = _call_chunked(
+        json.dumps(body).encode(), path="/api/v1/incidents/", HTTP_AUTHORIZATION=f"Token {token.key}"
+    )
+    assert status.startswith("201"), content
+    assert Incident.objects.get().title == "Payments failing"
+
+
+def test_a_chunked_body_larger_than_any_door_takes_is_refused_unread(agent: Any, settings: Any) -> None:
+    settings.ALLOWED_HOSTS = ["localhost"]
+    limit = body_limit()
+    token, _ = Token.objects.get_or_create(user=agent)
+    sent = io.BytesIO(b"x" * (limit + 1_000_000))
+    status, content = _call_chunked(sent, path="/api/v1/incidents/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert status.startswith("413")
+    assert json.loads(content) == {"detail": f"The body is larger than {limit} bytes."}
+    assert sent.tell() == limit + 1  # it stopped reading one byte past the limit
+    assert not Incident.objects.exists()

@@ -71,12 +71,8 @@ def _read_json(request: HttpRequest) -> Any:
         declared = 0
     if declared > limit:
         raise too_large
-    if not declared and request.META.get("wsgi.input_terminated"):
-        # Sent chunked, without a Content-Length: Django would read it as empty, but the server has
-        # de-chunked it and marks where it ends (granian and gunicorn do), so it can be read whole.
-        body = request.META["wsgi.input"].read(limit + 1)
-    else:
-        body = request.read(limit + 1)
+    # A body sent chunked comes with its length too (itsm/chunked.py).
+    body = request.read(limit + 1)
     if len(body) > limit:
         raise too_large
     return decode_body(body)
