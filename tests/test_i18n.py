@@ -1148,6 +1148,43 @@ def test_the_queue_shows_times_as_indonesians_write_them(agent: Any, make_incide
     assert re.search(r"<time datetime=\"[^\"]+\">\d\d-\d\d-\d{4} \d{1,2}\.\d\d</time>", html)
 
 
+def _speaks_indonesian(html: str, *, heading: str) -> None:
+    assert '<html lang="id">' in html
+    assert f"<h1>{heading}</h1>" in html
+    left = leftovers_for("id").find(html)
+    assert not left, [(text.text, msgid) for text, msgid in left]
+
+
+@pytest.mark.parametrize(
+    ("who", "path", "status", "heading"),
+    [
+        ("manager", "/no-such-page/", 404, "Halaman tidak ditemukan"),
+        ("reporter", "/reports/", 403, "Tidak diizinkan"),
+    ],
+)
+def test_the_not_found_and_not_allowed_pages_speak_the_readers_language(
+    who: str, path: str, status: int, heading: str, request: pytest.FixtureRequest
+) -> None:
+    response = speaking_indonesian(request.getfixturevalue(who)).get(path)
+    assert response.status_code == status
+    html = response.content.decode()
+    _speaks_indonesian(html, heading=heading)
+    assert "Ke antrean insiden" in html  # and the way back
+
+
+def test_the_error_page_speaks_the_readers_language(db: None, settings: Any) -> None:
+    settings.ROOT_URLCONF = "tests.unavailable_urls"
+    response = Client(raise_request_exception=False, headers={"accept-language": "id"}).get("/broken/")
+    assert response.status_code == 500
+    _speaks_indonesian(response.content.decode(), heading="Terjadi kesalahan")
+
+
+def test_a_bad_request_page_speaks_the_readers_language(db: None) -> None:
+    response = Client(headers={"accept-language": "id"}).get("/", HTTP_HOST="evil.example.com")
+    assert response.status_code == 400
+    _speaks_indonesian(response.content.decode(), heading="Permintaan tidak valid")
+
+
 def test_djangos_own_messages_come_in_indonesian(reporter: Any, catalogue: polib.POFile) -> None:
     """Form errors Django words itself are translated by Django's own Indonesian catalogue."""
     ours = {entry.msgid for entry in catalogue}

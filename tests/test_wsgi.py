@@ -80,8 +80,10 @@ def test_the_lean_lane_resolves_only_the_intakes_paths_and_leaves_the_pages_urls
     from django.urls import get_urlconf, reverse
 
     settings.ALLOWED_HOSTS = ["localhost"]
-    status, _, _ = _call("POST", "/api/v1/integrations/nothing-here/", b"{}")
+    status, headers, content = _call("POST", "/api/v1/integrations/nothing-here/", b"{}")
     assert status.startswith("404")
+    assert headers["Content-Type"] == "application/json"  # the API's 404, not a page
+    assert json.loads(content) == {"detail": "Not found."}
     # The next request through the full stack resolves against every pattern again.
     status, _, _ = _call("GET", "/healthz")
     assert status.startswith("200")

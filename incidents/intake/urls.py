@@ -9,3 +9,7 @@ urlpatterns = [
     path("api/v1/integrations/generic/", views.generic, name="intake-generic"),
     path("api/v1/integrations/generic/<str:key>/", views.generic, name="intake-generic-key"),
 ]
+
+# The lean lane (itsm/wsgi.py) resolves against this module alone: a path under it that matches
+# nothing gets the API's JSON 404, as it would through the full stack.
+handler404 = "itsm.error_pages.not_found"
