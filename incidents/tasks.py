@@ -1,6 +1,8 @@
 import datetime as dt
 import logging
+from importlib import import_module
 
+from axes.handlers.proxy import AxesProxyHandler
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
@@ -19,6 +21,7 @@ __all__ = [
     "deliver_update_task",
     "process_alert_events",
     "purge_alert_events",
+    "purge_login_records",
     "sweep_update_deliveries_task",
 ]
 
@@ -60,6 +63,14 @@ def process_alert_events() -> int:
     """Process every pending alert event (woken by intake, and run by beat as the safety net)."""
     processor_woken()
     return process_pending_events(budget_seconds=180.0, gather_seconds=settings.INTAKE_GATHER_MS / 1000)
+
+
+@shared_task(name="incidents.purge_login_records", acks_late=True, ignore_result=True, time_limit=600)
+def purge_login_records() -> int:
+    """Delete expired sessions (Django's `clearsessions`) and login-log entries older than
+    LOGIN_LOG_RETENTION_DAYS; return how many log entries went. Both tables only grow otherwise."""
+    import_module(settings.SESSION_ENGINE).SessionStore.clear_expired()
+    return int(AxesProxyHandler.reset_logs(age_days=settings.LOGIN_LOG_RETENTION_DAYS))
 
 
 @shared_task(name="incidents.purge_alert_events", acks_late=True, ignore_result=True, time_limit=600)

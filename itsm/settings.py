@@ -207,6 +207,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "incidents.tasks.close_stale_resolved_incidents",
         "schedule": 15 * 60,
     },
+    # Expired sessions and old entries of the login log, which nothing else deletes.
+    "purge-login-records": {
+        "task": "incidents.purge_login_records",
+        "schedule": 24 * 3600,
+        "options": {"expires": 3600},
+    },
 }
 
 # --- Auth -----------------------------------------------------------------
@@ -283,6 +289,8 @@ AUTO_CLOSE_RESOLVED_AFTER_HOURS = env_int("AUTO_CLOSE_RESOLVED_AFTER_HOURS", 72,
 # Delivered outbound webhook events are kept this many days in the delivery
 # log, then deleted by a daily task (failed ones stay). 0 keeps them all.
 WEBHOOK_RETENTION_DAYS = env_int("WEBHOOK_RETENTION_DAYS", 30, minimum=0)
+# The login log (django-axes: who logged in, from where, when) is kept this many days.
+LOGIN_LOG_RETENTION_DAYS = env_int("LOGIN_LOG_RETENTION_DAYS", 90, minimum=1)
 # The account that background work acts as, so the audit trail names it.
 SYSTEM_USERNAME = "itsm-system"
 

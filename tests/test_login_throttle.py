@@ -134,3 +134,25 @@ def test_the_limits_come_from_the_environment() -> None:
         check=True,
     )
     assert shown.stdout.splitlines()[-1].split() == ["7", "2700.0", "True"]
+
+
+def test_old_login_records_are_purged_and_recent_ones_kept(agent: Any, manager: Any, settings: Any) -> None:
+    from axes.models import AccessLog
+    from django.contrib.sessions.models import Session
+
+    from incidents.tasks import purge_login_records
+
+    settings.LOGIN_LOG_RETENTION_DAYS = 90
+    long_ago, recently = Client(), Client()
+    with time_machine.travel(timezone.now() - dt.timedelta(days=100), tick=False):
+        assert _login(long_ago, agent.username, PASSWORD).status_code == 302
+    assert _login(recently, manager.username, PASSWORD).status_code == 302
+    assert AccessLog.objects.count() == 2
+    assert Session.objects.count() == 2
+
+    assert purge_login_records() == 1
+
+    assert list(AccessLog.objects.values_list("username", flat=True)) == [manager.username]
+    # The old session had expired (two weeks after it began); the recent one still logs its user in.
+    assert list(Session.objects.values_list("session_key", flat=True)) == [recently.cookies["sessionid"].value]
+    assert recently.get("/").status_code == 200
