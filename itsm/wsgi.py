@@ -26,6 +26,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import connection
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
+from django.urls import set_urlconf
 from django.utils.module_loading import import_string
 
 from itsm.access_log import with_access_log
@@ -58,7 +59,12 @@ class IntakeHandler(WSGIHandler):
         request.urlconf = INTAKE_URLCONF
         # Counted as checked: the views retry on a dead kept connection (the module's docstring).
         connection.health_check_done = True  # type: ignore[attr-defined]  # Django's own flag, not in its stubs
-        return super().get_response(request)
+        try:
+            return super().get_response(request)
+        finally:
+            # Django leaves the request's URL list set on the thread; whatever runs next on it
+            # (outside a request, or a test) resolves against every pattern again.
+            set_urlconf(None)
 
 
 StartResponse = Callable[..., Any]

@@ -84,6 +84,7 @@ def test_the_lean_lane_resolves_only_the_intakes_paths_and_leaves_the_pages_urls
     assert status.startswith("404")
     assert headers["Content-Type"] == "application/json"  # the API's 404, not a page
     assert json.loads(content) == {"detail": "Not found."}
+    assert get_urlconf() is None  # the lane leaves no URL list of its own on the thread
     # The next request through the full stack resolves against every pattern again.
     status, _, _ = _call("GET", "/healthz")
     assert status.startswith("200")
