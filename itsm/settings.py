@@ -122,6 +122,16 @@ else:
     # A database host that does not answer fails a request within seconds (a 503), not a hang.
     DATABASES["default"].setdefault("OPTIONS", {})
     DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 3, minimum=1))
+# The alert intake's INSERT is prepared on the server, parsed and planned once per connection
+# (incidents/intake/sql.py). Off for a pooler that does not keep a session's prepared statements,
+# such as PgBouncer before 1.21 in transaction mode.
+DATABASE_PREPARED_STATEMENTS = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+    "DATABASE_PREPARED_STATEMENTS", True
+)
+if DATABASE_PREPARED_STATEMENTS:
+    # psycopg prepares only what a server-binding cursor asks for; Django's own cursors bind in the
+    # client and prepare nothing, so no other statement is prepared. (None would refuse even the ask.)
+    DATABASES["default"]["OPTIONS"].setdefault("prepare_threshold", 2**31 - 1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis, cache and Celery ----------------------------------------------

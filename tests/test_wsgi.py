@@ -16,7 +16,7 @@ from incidents.intake.integrations import create_integration
 from incidents.models import AlertEvent, Incident
 from itsm.chunked import body_limit
 from itsm.wsgi import application
-from tests.intake_helpers import PD_PATH, pd_trigger
+from tests.intake_helpers import AM_PATH, PD_PATH, am_alert, am_notification, pd_trigger
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -141,6 +141,50 @@ def test_the_lean_lane_answers_503_when_the_new_connection_fails_too(service: An
     assert status.startswith("503")
     assert headers["Retry-After"] == "5"
     assert list(AlertEvent.objects.values_list("dedup_key", flat=True)) == ["first"]
+
+
+def _prepared_inserts() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE statement LIKE 'INSERT INTO %%'")
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.postgres
+def test_the_intakes_insert_is_prepared_once_per_connection_and_stores_what_it_was_sent(
+    service: Any, settings: Any
+) -> None:
+    settings.ALLOWED_HOSTS = ["localhost"]
+    _, pd_key = create_integration(service=service, kind="pagerduty", actor=None)
+    _, am_key = create_integration(service=service, kind="alertmanager", actor=None)
+    for dedup_key in ("first", "second", "third"):
+        assert _call("POST", PD_PATH, json.dumps(pd_trigger(pd_key, dedup_key=dedup_key)).encode())[0].startswith("202")
+    alerts = am_notification(am_alert(fingerprint="aa01"), am_alert(fingerprint="aa02", instance="checkout-2"))
+    status, _, _ = _call("POST", AM_PATH, json.dumps(alerts).encode(), HTTP_AUTHORIZATION=f"Bearer {am_key}")
+    assert status.startswith("202")
+
+    # One statement for a single event, sent three times, and one for a notification of two alerts.
+    prepared = _prepared_inserts()
+    assert len(prepared) == 2
+    assert all(statement.startswith('INSERT INTO "incidents_alertevent"') for statement in prepared)
+    # Bound on the server, the values arrive as they were sent: the payload as JSON, not as text.
+    stored = {event.dedup_key: event for event in AlertEvent.objects.all()}
+    assert sorted(stored) == ["aa01", "aa02", "first", "second", "third"]
+    assert stored["second"].payload["summary"] == pd_trigger(pd_key)["payload"]["summary"]
+    assert stored["aa02"].payload["labels"]["instance"] == "checkout-2"
+    assert stored["aa01"].group_key == stored["aa02"].group_key != stored["first"].group_key
+    assert {event.outcome for event in stored.values()} == {""}
+    assert all(event.received_at and event.processed_at is None for event in stored.values())
+
+
+@pytest.mark.postgres
+def test_with_prepared_statements_off_the_intake_prepares_nothing(service: Any, settings: Any) -> None:
+    settings.ALLOWED_HOSTS = ["localhost"]
+    settings.DATABASE_PREPARED_STATEMENTS = False  # as behind a pooler that does not keep them
+    _, key = create_integration(service=service, kind="pagerduty", actor=None)
+    for dedup_key in ("first", "second"):
+        assert _call("POST", PD_PATH, json.dumps(pd_trigger(key, dedup_key=dedup_key)).encode())[0].startswith("202")
+    assert _prepared_inserts() == []
+    assert sorted(AlertEvent.objects.values_list("dedup_key", flat=True)) == ["first", "second"]
 
 
 def _call_chunked(

@@ -38,7 +38,7 @@ from incidents.intake.parsers import (
     parse_generic,
     parse_pagerduty,
 )
-from incidents.intake.sql import column, concrete_fields, table
+from incidents.intake.sql import column, concrete_fields, prepared_cursor, table
 from incidents.intake.wake import count_in_window, wake_processor
 from incidents.models import AlertEvent, Integration
 from incidents.models.intake import hash_key
@@ -78,8 +78,9 @@ def _read_json(request: HttpRequest) -> Any:
     return decode_body(body)
 
 
-def _on_connection(statement: Callable[[CursorWrapper], T]) -> T:
-    """Run `statement` with a cursor; once more on a new connection if the kept one was dead.
+def _on_connection(statement: Callable[[CursorWrapper], T], *, prepared: bool = False) -> T:
+    """Run `statement` with a cursor (`prepared`: one whose statements are prepared on the server,
+    incidents/intake/sql.py); once more on a new connection if the kept one was dead.
 
     The intake lane does not check a kept connection before each request
     (itsm/wsgi.py). A connection the database dropped while it sat idle (a
@@ -88,16 +89,17 @@ def _on_connection(statement: Callable[[CursorWrapper], T]) -> T:
     new connection. A failure on a connection that still answers, or on a new
     one, is the database's answer and is raised.
     """
+    open_cursor = prepared_cursor if prepared else connection.cursor
     kept = connection.connection is not None
     try:
-        with connection.cursor() as cursor:
+        with open_cursor() as cursor:
             return statement(cursor)
     except (OperationalError, InterfaceError):
         if not kept or connection.in_atomic_block or connection.is_usable():
             raise
         logger.info("alert intake: the kept database connection was dead; sending again on a new one")
         connection.close()
-    with connection.cursor() as cursor:
+    with open_cursor() as cursor:
         return statement(cursor)
 
 
@@ -261,7 +263,7 @@ def _store(integration: Door, events: list[ParsedEvent]) -> bool:
         cursor.execute(_store_sql(len(events)), params)
         return int(cursor.rowcount)
 
-    stored = _on_connection(insert)
+    stored = _on_connection(insert, prepared=True)
     if stored != len(events):
         doors.forget(integration)
         return False
