@@ -187,6 +187,19 @@ def test_with_prepared_statements_off_the_intake_prepares_nothing(service: Any, 
     assert sorted(AlertEvent.objects.values_list("dedup_key", flat=True)) == ["first", "second"]
 
 
+@pytest.mark.postgres
+def test_while_queries_are_recorded_the_intakes_insert_is_recorded_with_its_values(service: Any, settings: Any) -> None:
+    from django.test.utils import CaptureQueriesContext
+
+    settings.ALLOWED_HOSTS = ["localhost"]
+    _, key = create_integration(service=service, kind="pagerduty", actor=None)
+    with CaptureQueriesContext(connection) as recorded:
+        assert _call("POST", PD_PATH, json.dumps(pd_trigger(key, dedup_key="seen")).encode())[0].startswith("202")
+    inserts = [query["sql"] for query in recorded.captured_queries if query["sql"].startswith("INSERT")]
+    assert len(inserts) == 1
+    assert "'seen'" in inserts[0]
+
+
 def _call_chunked(
     body: bytes | io.BytesIO, *, terminated: bool = True, path: str = PD_PATH, **headers: str
 ) -> tuple[str, bytes]:

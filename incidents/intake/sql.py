@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 from django.conf import settings
 from django.db import connection
-from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Field, Model
 
 
@@ -48,15 +48,16 @@ def prepared_cursor() -> Iterator[CursorWrapper]:
     so nothing they send can be prepared; this one binds them on the server and
     asks for each statement to be prepared (psycopg keeps the statements of a
     connection, the most recent hundred). Where prepared statements are off
-    (DATABASE_PREPARED_STATEMENTS, and always on SQLite) it is Django's cursor.
+    (DATABASE_PREPARED_STATEMENTS, and always on SQLite) it is Django's cursor;
+    so it is while queries are being recorded (DEBUG, or a test capturing
+    them), since Django can record a statement only as its own cursors send it.
     """
-    if not settings.DATABASE_PREPARED_STATEMENTS:
+    if not settings.DATABASE_PREPARED_STATEMENTS or connection.queries_logged:
         with connection.cursor() as cursor:
             yield cursor
         return
     connection.ensure_connection()
     with connection.wrap_database_errors:
         raw = _Prepared(connection.connection)
-    wrapper = CursorDebugWrapper if connection.queries_logged else CursorWrapper
-    with wrapper(raw, connection) as cursor:
+    with CursorWrapper(raw, connection) as cursor:
         yield cursor
