@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from escalation.models.notifications import new_signing_secret
+from itsm.fields import HttpsURLField
 
 
 class WebhookEvent(models.TextChoices):
@@ -49,7 +50,7 @@ class WebhookSubscription(models.Model):
     """
 
     name = models.CharField(_("name"), max_length=120, unique=True)
-    url = models.URLField(
+    url = HttpsURLField(
         _("URL"),
         max_length=500,
         validators=[URLValidator(schemes=["http", "https"])],

@@ -21,6 +21,7 @@ from incidents.choices import (
 )
 from incidents.models.history import IncidentHistory
 from incidents.models.postmortems import postmortem_allows_close
+from itsm.fields import HttpsURLField
 
 NUMBER_PREFIX = "INC-"
 
@@ -130,8 +131,8 @@ class Incident(ConcurrentTransitionMixin, models.Model):
     # Kept by the reopen transition, so the reopen rate of a million incidents is one scan.
     reopen_count = models.PositiveIntegerField(_("times reopened"), default=0, editable=False)
     diagnostics = models.TextField(_("logs and diagnostic data"), blank=True)
-    war_room_url = models.URLField(_("war room (conference bridge)"), max_length=500, blank=True)
-    chat_channel_url = models.URLField(_("chat channel"), max_length=500, blank=True)
+    war_room_url = HttpsURLField(_("war room (conference bridge)"), max_length=500, blank=True)
+    chat_channel_url = HttpsURLField(_("chat channel"), max_length=500, blank=True)
 
     mitigation = models.TextField(_("what was done to restore service"), blank=True)
     root_cause = models.TextField(_("root cause"), blank=True)

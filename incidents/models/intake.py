@@ -28,6 +28,7 @@ from incidents.choices import (
     ResolveAction,
     Severity,
 )
+from itsm.fields import HttpsURLField
 
 # Severity → (impact, urgency): critical is a P1, error a P2, warning a P3, info a P4.
 DEFAULT_SEVERITY_MAP: dict[str, dict[str, str]] = {
@@ -167,7 +168,7 @@ class Alert(models.Model):
     annotations = models.JSONField(_("annotations"), default=dict, blank=True)
     details = models.JSONField(_("details"), default=dict, blank=True)
     links = models.JSONField(_("links"), default=list, blank=True)
-    generator_url = models.URLField(_("generator URL"), max_length=2000, blank=True)
+    generator_url = HttpsURLField(_("generator URL"), max_length=2000, blank=True)
     content_hash = models.CharField(max_length=64, editable=False)
     fired_at = models.DateTimeField(_("firing since"))
     first_seen_at = models.DateTimeField(_("first seen"), default=timezone.now)

@@ -20,6 +20,7 @@ from incidents.choices import (
     UpdateDeliveryStatus,
 )
 from incidents.models.incidents import Incident, Service, TimelineEntry
+from itsm.fields import HttpsURLField
 
 
 class MonitoringPeriod(models.Model):
@@ -162,7 +163,7 @@ class UpdateSubscription(models.Model):
         help_text=_("Sent to this person's email address."),
     )
     email = models.EmailField(_("email address"), blank=True)
-    url = models.URLField(
+    url = HttpsURLField(
         _("webhook URL"), max_length=500, blank=True, validators=[URLValidator(schemes=["http", "https"])]
     )
     secret = models.CharField(_("signing secret"), max_length=128, default=new_signing_secret)
