@@ -6,12 +6,17 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from escalation.models import WebhookSubscription
-from incidents.models import Incident
+from incidents.models import Incident, UpdateSubscription
 
 
 @pytest.mark.parametrize(
     ("model", "name"),
-    [(Incident, "war_room_url"), (Incident, "chat_channel_url"), (WebhookSubscription, "url")],
+    [
+        (Incident, "war_room_url"),
+        (Incident, "chat_channel_url"),
+        (WebhookSubscription, "url"),
+        (UpdateSubscription, "url"),
+    ],
 )
 def test_a_url_typed_without_a_scheme_is_read_as_https(model: type, name: str) -> None:
     with warnings.catch_warnings():
