@@ -4,6 +4,7 @@ import warnings
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db.models import Field, Model
 
 from escalation.models import WebhookSubscription
 from incidents.models import Incident, UpdateSubscription
@@ -18,10 +19,13 @@ from incidents.models import Incident, UpdateSubscription
         (UpdateSubscription, "url"),
     ],
 )
-def test_a_url_typed_without_a_scheme_is_read_as_https(model: type, name: str) -> None:
+def test_a_url_typed_without_a_scheme_is_read_as_https(model: type[Model], name: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # Django 5.2 warns for a form field built without a scheme to assume
-        field = model._meta.get_field(name).formfield()
+        model_field = model._meta.get_field(name)
+        assert isinstance(model_field, Field)
+        field = model_field.formfield()
+    assert field is not None
     assert field.clean("meet.example.com/room-7") == "https://meet.example.com/room-7"
     assert field.clean("http://intranet.example.com/bridge") == "http://intranet.example.com/bridge"  # as typed
     with pytest.raises(ValidationError):
