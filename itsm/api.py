@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from incidents.exceptions import IncidentConflict, TransitionNotAllowed
-from itsm.unavailable import is_outage, retry_after, unavailable_body
+from itsm.unavailable import unavailable
 
 
 def _validation_detail(error: DjangoValidationError) -> Any:
@@ -42,7 +42,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             {"detail": "Still in use by other records; archive it instead.", "code": "protected"},
             status=status.HTTP_409_CONFLICT,
         )
-    if is_outage(exc):
-        # The database, or the cache the throttles count in, is away: the client may retry.
-        return Response(unavailable_body(), status=status.HTTP_503_SERVICE_UNAVAILABLE, headers=retry_after())
+    why = unavailable(exc)
+    if why is not None:
+        # The database, or the cache the throttles count in, is away, or another change held
+        # what this one needed: nothing was written, and the client may retry.
+        return Response(why.body(), status=status.HTTP_503_SERVICE_UNAVAILABLE, headers=why.headers())
     return drf_exception_handler(exc, context)

@@ -1,5 +1,9 @@
 """While the database is away every door answers 503 with Retry-After, never a 500, and comes back by itself.
 
+So does a request whose transaction the database refused because another
+held what it needed (a lock, a deadlock): 503 with a message that says so,
+and nothing of the request written.
+
 The database is taken away from this process only: its connection is pointed
 at a port nobody listens on (PostgreSQL) or at a file in a folder that does not
 exist (SQLite), so the shared servers are never touched. bench/faults.py does
@@ -7,10 +11,13 @@ the same with real restarts of a private PostgreSQL and Redis under load.
 """
 
 import socket
+import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from django.db import OperationalError, connection
 from django.test import Client
@@ -20,12 +27,17 @@ from escalation import outbox
 from escalation.models import Team
 from incidents.intake.integrations import create_integration
 from incidents.models import Incident, Service
+from itsm.unavailable import CONTENTION, OUTAGE, unavailable
 from tests.intake_helpers import PD_PATH, pd_trigger, post_json
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ENGLISH = "The service is briefly unavailable (its database cannot be reached); try again shortly."
 INDONESIAN = "Layanan sedang tidak tersedia sebentar (basis datanya tidak dapat dihubungi); coba lagi sebentar lagi."
+BUSY = "The service was busy with another change to the same records, so nothing was saved; try again."
+BUSY_INDONESIAN = (
+    "Layanan sedang sibuk dengan perubahan lain pada data yang sama, jadi tidak ada yang disimpan; coba lagi."
+)
 
 
 def _closed_port() -> int:
@@ -174,3 +186,132 @@ def test_a_send_not_recorded_within_the_patience_is_left_to_the_lease(
     database_away()
     with pytest.raises(OperationalError):
         outbox.record_after_send(lambda: Team.objects.filter(pk=team.pk).update(name="never"), patience=0)
+
+
+# --- contention: the database refused the transaction, and nothing was written ---------------
+
+
+@pytest.fixture
+def incident_locked_elsewhere(make_incident: Callable[..., Incident]) -> Iterator[Incident]:
+    """An incident whose row another session holds locked, while this one waits at most 200 ms for a lock."""
+    incident = make_incident()
+    other = connection.get_new_connection(connection.get_connection_params())
+    try:
+        other.execute("SELECT id FROM incidents_incident WHERE id = %s FOR UPDATE", [incident.pk])
+        with connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '200ms'")
+        yield incident
+    finally:
+        other.close()
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+
+
+def _assert_nothing_written(incident: Incident) -> None:
+    fresh = Incident.objects.get(pk=incident.pk)
+    assert fresh.state == "new"
+    assert not fresh.timeline.filter(kind="transition").exists()
+    assert fresh.history.count() == incident.history.count()
+
+
+@pytest.mark.postgres
+def test_an_api_transition_that_cannot_get_its_lock_answers_503_busy_and_writes_nothing(
+    incident_locked_elsewhere: Incident, api: Callable[[Any], APIClient], agent: Any
+) -> None:
+    incident = incident_locked_elsewhere
+    history = incident.history.count()
+    path = f"/api/v1/incidents/{incident.number}/transitions/acknowledge/"
+
+    response = api(agent).post(path, {}, format="json")
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert response.json() == {"detail": BUSY, "code": "busy"}
+    _assert_nothing_written(incident)
+    assert incident.history.count() == history
+
+
+@pytest.mark.postgres
+def test_a_page_transition_that_cannot_get_its_lock_answers_503_busy_in_the_users_language(
+    incident_locked_elsewhere: Incident, agent: Any
+) -> None:
+    incident = incident_locked_elsewhere
+    client = Client(raise_request_exception=False)
+    client.force_login(agent)
+
+    response = client.post(
+        f"/incidents/{incident.number}/transitions/acknowledge/", {}, headers={"Accept-Language": "id"}
+    )
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == "1"
+    assert response["Content-Type"].startswith("text/html")
+    page = response.content.decode()
+    assert BUSY_INDONESIAN in page
+    assert "basis datanya tidak dapat dihubungi" not in page
+    _assert_nothing_written(incident)
+
+
+def _as_django_raises_it(error: BaseException) -> OperationalError:
+    """`error` wrapped as Django's database layer raises a driver's error: from it."""
+    with pytest.raises(OperationalError) as wrapped:
+        raise OperationalError(str(error)) from error
+    return wrapped.value
+
+
+@pytest.mark.postgres
+def test_a_deadlock_is_contention_not_an_outage() -> None:
+    # Two sessions, each holding one advisory lock and asking for the other's: PostgreSQL
+    # breaks the cycle by refusing one of them (deadlock_detected, 40P01).
+    params = connection.get_connection_params()
+    first, second = (connection.get_new_connection(params) for _ in range(2))
+    refused: list[BaseException] = []
+    both_hold = threading.Barrier(2)
+
+    def ask_for(session: psycopg.Connection[Any], held: int, wanted: int) -> None:
+        try:
+            session.execute("SET deadlock_timeout = '50ms'")
+            session.execute("SELECT pg_advisory_xact_lock(%s)", [held])
+            both_hold.wait(timeout=10)
+            session.execute("SELECT pg_advisory_xact_lock(%s)", [wanted])
+        except psycopg.errors.DeadlockDetected as error:
+            refused.append(error)
+        finally:
+            session.rollback()
+
+    try:
+        other = threading.Thread(target=ask_for, args=(second, 2, 1))
+        other.start()
+        ask_for(first, 1, 2)
+        other.join(timeout=10)
+    finally:
+        first.close()
+        second.close()
+
+    assert len(refused) == 1
+    assert unavailable(refused[0]) is CONTENTION
+    assert unavailable(_as_django_raises_it(refused[0])) is CONTENTION
+
+
+def test_a_locked_sqlite_database_is_contention(tmp_path: Path) -> None:
+    path = tmp_path / "locked.sqlite3"
+    writer = sqlite3.connect(path, isolation_level=None)
+    blocked = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        with pytest.raises(sqlite3.OperationalError) as error:
+            blocked.execute("BEGIN IMMEDIATE")
+    finally:
+        writer.close()
+        blocked.close()
+
+    assert unavailable(error.value) is CONTENTION
+
+
+def test_what_is_neither_contention_nor_an_outage_is_ours(tmp_path: Path) -> None:
+    with pytest.raises(sqlite3.OperationalError) as unreachable:
+        sqlite3.connect(tmp_path / "no-such-folder" / "db.sqlite3")
+    assert unavailable(_as_django_raises_it(unreachable.value)) is OUTAGE
+
+    assert unavailable(ValueError("a bug of ours")) is None
+    assert unavailable(None) is None

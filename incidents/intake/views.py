@@ -42,7 +42,7 @@ from incidents.intake.sql import column, concrete_fields, prepared_cursor, table
 from incidents.intake.wake import count_in_window, wake_processor
 from incidents.models import AlertEvent, Integration
 from incidents.models.intake import hash_key
-from itsm.unavailable import unavailable_json
+from itsm.unavailable import OUTAGE, unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -272,7 +272,7 @@ def _store(integration: Door, events: list[ParsedEvent]) -> bool:
 
 
 def _intake(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
-    """POST only, no CSRF (machines), and refusals, bad bodies and a database outage as answers."""
+    """POST only, no CSRF (machines), and refusals, bad bodies and a database that cannot take the event as answers."""
 
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
@@ -280,9 +280,9 @@ def _intake(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
             return view(request, *args, **kwargs)
         except Refusal as refusal:
             return refusal.response
-        except (OperationalError, InterfaceError):
-            logger.exception("alert intake: the database is not reachable")
-            return unavailable_json()
+        except (OperationalError, InterfaceError) as error:
+            logger.exception("alert intake: the event could not be stored")
+            return (unavailable(error) or OUTAGE).json()
 
     return csrf_exempt(require_POST(wrapped))
 
