@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from incidents.models import PostMortem
+from incidents.monitoring import human_duration
 from incidents.postmortem_selectors import moments_for
 from incidents.timeline import Actor
 
@@ -39,13 +40,7 @@ def _person(user: Any) -> str:
 
 
 def _duration(delta: dt.timedelta | None) -> str:
-    if delta is None:
-        return ""
-    minutes = int(delta.total_seconds() // 60)
-    hours, minutes = divmod(minutes, 60)
-    if hours:
-        return " (" + _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": minutes} + ")"
-    return " (" + _("%(minutes)d min") % {"minutes": minutes} + ")"
+    return "" if delta is None else f" ({human_duration(delta)})"
 
 
 # Labels are passed in rather than called inside f-strings: xgettext does not look into f-strings,

@@ -6,7 +6,7 @@ import re
 from django.utils import translation
 
 from reports import charts
-from reports.web.formatting import bucket_label, duration, percent
+from reports.formatting import bucket_label, duration, percent
 
 
 def test_bars_are_scaled_to_a_round_maximum_and_names_are_escaped() -> None:

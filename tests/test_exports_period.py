@@ -151,7 +151,7 @@ def test_the_pdf_has_the_period_the_figures_and_the_tables(
     # A table cell a line: the figure, this period, the previous one, the change (none from zero).
     assert "Incidents\n1\n0\n–" in text
     assert "Affected users\n1,200\n0" in text
-    assert "Downtime\n1 h 0 min\n0 s" in text
+    assert "Downtime\n1 h\n0 s" in text
     assert "Mean time to acknowledge\n10 min" in text
 
 

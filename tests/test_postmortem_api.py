@@ -387,6 +387,25 @@ def test_the_markdown_export_has_every_section_the_key_moments_and_the_items(
     assert api(reporter).get(url(incident, "markdown/")).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("minutes", "said"), [(25, "(25 min)"), (60, "(1 h)"), (90, "(1 h 30 min)"), (26 * 60 + 5, "(26 h 5 min)")]
+)
+def test_the_markdown_export_says_the_downtime_as_people_do(
+    incident: Incident, agent: Any, api: Any, minutes: int, said: str
+) -> None:
+    ended = timezone.now() - dt.timedelta(minutes=1)
+    write_postmortem(
+        incident=incident,
+        actor=agent,
+        changes={"downtime_started_at": ended - dt.timedelta(minutes=minutes), "downtime_ended_at": ended},
+    )
+
+    text = api(agent).get(url(incident, "markdown/")).content.decode()
+
+    downtime = next(line for line in text.splitlines() if line.startswith("- **Downtime:**"))
+    assert downtime.endswith(said), downtime
+
+
 def test_the_schema_documents_the_postmortem_paths(agent: Any, api: Any) -> None:
     from drf_spectacular.generators import SchemaGenerator
 

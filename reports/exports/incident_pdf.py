@@ -9,9 +9,9 @@ from django.utils.translation import gettext as _
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether, Paragraph, Spacer
 
-from reports.exports.durations import span
 from reports.exports.incident_report import IncidentReport
 from reports.exports.pdf_common import Styles, build_pdf, grid_table, para_text, paragraph, when
+from reports.formatting import duration
 
 
 def report_title(report: IncidentReport) -> str:
@@ -28,12 +28,12 @@ def _impact_rows(report: IncidentReport) -> list[list[Any]]:
     users = f"{report.affected_users:,}" if report.affected_users is not None else "–"
     return [
         [_("Measure"), _("Value")],
-        [_("Downtime"), f"{span(report.downtime_seconds)} ({when(report.downtime_started_at)} – {ended})"],
+        [_("Downtime"), f"{duration(report.downtime_seconds)} ({when(report.downtime_started_at)} – {ended})"],
         [_("Affected users"), users],
         [_("Affected services"), ", ".join(report.services) or "–"],
         [_("Priority"), str(incident.get_priority_display())],
-        [_("Time to acknowledge"), span(report.time_to_acknowledge)],
-        [_("Time to resolve"), span(report.time_to_resolve)],
+        [_("Time to acknowledge"), duration(report.time_to_acknowledge)],
+        [_("Time to resolve"), duration(report.time_to_resolve)],
         [_("Times reopened"), str(incident.reopen_count)],
     ]
 
@@ -82,7 +82,7 @@ def incident_pdf(report: IncidentReport) -> bytes:
     if report.clocks:
         clock_rows: list[list[Any]] = [[_("Clock"), _("Target"), _("Due"), _("Outcome"), _("Met"), _("Breached")]]
         for clock in report.clocks:
-            target = span(clock.target_seconds) + (" " + _("(business hours)") if clock.business_hours else "")
+            target = duration(clock.target_seconds) + (" " + _("(business hours)") if clock.business_hours else "")
             clock_rows.append(
                 [
                     clock.label,

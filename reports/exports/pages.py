@@ -6,9 +6,9 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from reports.api.permissions import VIEW_REPORTS
-from reports.exports.durations import span
 from reports.exports.incident_report import incident_report
 from reports.exports.views import incident_by_number
+from reports.formatting import duration
 
 
 @login_required
@@ -23,8 +23,8 @@ def incident_report_page(request: HttpRequest, number: str) -> HttpResponse:
             "report": report,
             "incident": report.incident,
             "zone": timezone.get_current_timezone_name(),
-            "downtime": span(report.downtime_seconds),
-            "to_acknowledge": span(report.time_to_acknowledge),
-            "to_resolve": span(report.time_to_resolve),
+            "downtime": duration(report.downtime_seconds),
+            "to_acknowledge": duration(report.time_to_acknowledge),
+            "to_resolve": duration(report.time_to_resolve),
         },
     )

@@ -14,7 +14,6 @@ from django.utils.translation import gettext as _
 from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, Spacer
 
-from reports.exports.durations import span
 from reports.exports.pdf_charts import availability_chart, by_priority_chart, over_time_chart
 from reports.exports.pdf_common import PAGE_WIDTH, Styles, build_pdf, grid_table, para_text, paragraph, when
 from reports.exports.period_tables import (
@@ -29,6 +28,7 @@ from reports.exports.period_tables import (
     headlines,
     period_tables,
 )
+from reports.formatting import duration
 from reports.metrics import Summary
 
 
@@ -42,7 +42,7 @@ def _shown(value: Any, kind: str, summary: Summary) -> str:
     if kind == PERCENT:
         return f"{value:.2f}%"
     if kind == DURATION:
-        return span(value.total_seconds())
+        return duration(value.total_seconds())
     if kind == DATE:
         return value.isoformat()
     if kind == DATETIME:

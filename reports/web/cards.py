@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext as _
 
+from reports.formatting import duration, number, percent
 from reports.metrics import DurationStats, Summary
-from reports.web.formatting import duration, number, percent
 
 # How a metric's change is measured: relative to its previous value, or in percentage points.
 RELATIVE = "relative"

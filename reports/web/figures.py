@@ -15,9 +15,9 @@ from django.utils.translation import gettext as _
 from escalation.models.sla import ClockKind
 from incidents.choices import Priority
 from reports import charts
+from reports.formatting import bucket_heading, bucket_label, duration, number, percent
 from reports.metrics import DurationStats, Summary, Tally
 from reports.periods import Interval
-from reports.web.formatting import bucket_heading, bucket_label, duration, number, percent
 
 PRIORITY_CSS = {value: f"fill-{value.lower()}" for value in Priority.values}
 

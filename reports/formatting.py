@@ -1,4 +1,4 @@
-"""Numbers, durations and percentages as the report pages write them, in the page's language.
+"""Numbers, durations and percentages as the reports write them (pages and exports alike), in the reader's language.
 
 Decimal commas for Indonesian come from Django's number formatting; the short
 time units are the ones the SLA countdown already uses ("2 h 5 min", "2 jam 5 mnt").
