@@ -273,7 +273,11 @@ def _record_pages(incident: Incident, users: list[User], level: int, detail: str
 
 @on_fire(TimerPurpose.ESCALATION_STEP)
 def fire_escalation_step(timer: Timer) -> None:
-    """Page one step of a running escalation; the last step ends the run."""
+    """Page one step of a running escalation; the run ends once none of its steps is left to fire.
+
+    Not when the last step fires: after the workers were away every step of a
+    run may be overdue at once, and the wake-ups take them in any order.
+    """
     run = EscalationRun.objects.select_for_update().get(pk=int(timer.clock.split(":", 1)[1]))
     if run.stopped_at is not None:
         return
@@ -289,7 +293,14 @@ def fire_escalation_step(timer: Timer) -> None:
     webhooks.incident_escalated(
         incident=timer.incident, actor=None, trigger=run.trigger, level=level["position"], targets=users
     )
-    if timer.level == len(levels) * (run.snapshot["repeat"] + 1) - 1:
+    # This step was marked fired in this transaction, under the incident's lock (timers.fire_timer).
+    if not Timer.objects.filter(
+        incident=timer.incident,
+        purpose=TimerPurpose.ESCALATION_STEP,
+        clock=run.clock,
+        fired_at__isnull=True,
+        cancelled_at__isnull=True,
+    ).exists():
         run.stopped_at = timezone.now()
         run.stop_reason = "all levels paged"
         run.save(update_fields=["stopped_at", "stop_reason"])

@@ -3,6 +3,7 @@
 import datetime as dt
 import threading
 import time
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -100,6 +101,29 @@ def test_repeats_then_stops(make_incident: Any, service: Any, policy: Any) -> No
     levels = [level for _, level in paged(incident)]
     assert levels == [1, 2, 2, 1, 2, 2]
     assert EscalationRun.objects.get(incident=incident).stop_reason == "all levels paged"
+
+
+@pytest.mark.django_db
+def test_steps_that_fire_out_of_order_each_page_and_the_run_ends_after_the_last(
+    make_incident: Any, service: Any, policy: Any
+) -> None:
+    # After the workers were away, every step of a run is overdue at once, and the wake-ups may
+    # take them in any order: the last one firing first must not end the run before the others page.
+    with time_machine.travel(START, tick=False) as traveller:
+        incident = make_incident(impact="high", urgency="high", services=[service])
+        steps = list(Timer.objects.filter(incident=incident, purpose="escalation_step").order_by("-level"))
+        assert [step.level for step in steps] == [3, 2, 1, 0]
+        traveller.move_to(START + dt.timedelta(hours=1))
+        run = EscalationRun.objects.get(incident=incident)
+
+        for fired, step in enumerate(steps, 1):
+            assert timers.fire_timer(timer_id=step.pk, version=step.version) is True
+            run.refresh_from_db()
+            assert (run.stopped_at is not None) == (fired == len(steps)), f"after {fired} step(s)"
+
+    assert Counter(level for _, level in paged(incident)) == {1: 2, 2: 4}
+    assert TimerFiring.objects.filter(incident=incident, purpose="escalation_step").count() == 4
+    assert run.stop_reason == "all levels paged"
 
 
 @pytest.mark.django_db
